@@ -1,0 +1,37 @@
+"""reftrt: the TensorRT Python network API, executed on the CPU with PyTorch.
+
+Network-definition code runs unchanged with `import reftrt as trt`. reftrt is no TensorRT: it fuses nothing, picks
+no tactics and uses no GPU; it computes what each layer is specified to compute, checked against real TensorRT's
+recorded outputs (tests/cookbook) and API manifests (tests/conformance). Host memory addresses take the place of
+device addresses in `set_tensor_address`.
+"""
+from . import _version
+from ._builder import (Builder, IBuilderConfig, IHostMemory, ILogger, IOptimizationProfile, ITimingCache, Logger)
+from ._enums import ENUMS as _ENUMS
+from ._graph import ILayer, INetworkDefinition, ITensor
+from ._plugins import IPluginRegistry, get_plugin_registry
+from ._runtime import (EngineInspector, ICudaEngine, IDebugListener, IExecutionContext, IOutputAllocator, IProfiler,
+                       Profiler, Runtime)
+from ._types import Dims, Dims2, Dims3, Dims4, DimsHW, Permutation, Weights, nptype, volume
+from . import layers as _layers
+
+globals().update(_ENUMS)
+globals().update({name: getattr(_layers, name) for name in _layers.__all__})
+
+__version__ = _version.TRT_VERSION
+__reftrt_version__ = _version.REFTRT_VERSION
+
+
+def _prune_to_version():
+    """Remove the members the emulated TensorRT version does not have (see reftrt/_version.py)."""
+    gone = _version.ONLY_11 if not _version.IS_11 else _version.ONLY_10
+    for qualified in gone:
+        cls_name, member = qualified.split(".")
+        cls = globals().get(cls_name)
+        for klass in (cls.__mro__ if cls is not None else ()):
+            if member in vars(klass):
+                delattr(klass, member)
+
+
+_prune_to_version()
+del _prune_to_version

@@ -1,0 +1,750 @@
+"""ITensor, ILayer and INetworkDefinition: the network graph and its shape and type inference.
+
+Every layer computes its outputs with one torch function, `_forward`. The same function serves three purposes:
+- run time: it runs on real tensors;
+- build time: it runs on "meta" tensors (shapes and dtypes, no data) for each optimization-profile shape, which
+  validates the network as TensorRT's builder does;
+- definition time (`ITensor.shape`, `ITensor.dtype`): it runs on meta tensors twice, with every -1 input dimension
+  replaced by two different probe sizes; an output dimension that differs between the two runs depends on a
+  run-time size and is reported as -1, as TensorRT does.
+Tensors whose values are small and known while building (shape tensors, constants) are computed for real, so shape
+arithmetic (Shape -> Gather -> Concatenation -> Shuffle) resolves like TensorRT's build-time shape analysis.
+"""
+import torch
+
+from . import _version
+from ._enums import DataType, LayerType, NetworkDefinitionCreationFlag, TensorFormat, TensorLocation
+from ._types import Dims, as_dims, from_torch_dtype, torch_dtype
+
+# Probe sizes for -1 dimensions: distinct, and divisible by the strides and factors networks commonly use
+# (a probe that is not divisible could make a valid network fail its definition-time analysis).
+PROBE_SIZES = (960, 1920)
+# Tensors with up to this many elements are computed for real during analysis (shape arithmetic, small constants).
+_FOLD_LIMIT = 1 << 16
+
+
+class LayerError(ValueError):
+    """A layer is configured in a way TensorRT rejects."""
+
+
+class UnknownValue(Exception):
+    """A layer needs the value of a tensor that is only known at run time (raised during analysis only)."""
+
+
+class Param(property):
+    """A layer parameter, stored in `layer._p` so that a plan can record every layer generically.
+
+    `default` may be a callable taking the layer (for defaults that depend on the layer, e.g. a stride of 1 per
+    kernel dimension). `convert` normalises assigned values (e.g. a list to Dims), raising TypeError as pybind does.
+    """
+
+    def __init__(self, default=None, convert=None, readonly=False, doc=None):
+        self.default, self.convert, self.attr = default, convert, None
+
+        def get(layer):
+            return layer._p[self.attr]
+
+        def set_(layer, value):
+            layer._p[self.attr] = self.convert(value) if self.convert else value
+            layer._network._changed()
+
+        super().__init__(get, None if readonly else set_, None, doc)
+
+    def __set_name__(self, owner, name):
+        self.attr = name
+
+
+def layer_params(cls):
+    params = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Param):
+                params[name] = value
+    return params
+
+
+class ITensor:
+    """A tensor of the network: a network input, or an output of a layer."""
+
+    def __init__(self, network, name, producer=None, index=0):
+        self._network, self._name, self._producer, self._index = network, name, producer, index
+        self._input_shape = None
+        self._input_dtype = None
+        self._dim_names = {}
+        self._location = TensorLocation.DEVICE
+        self._formats = (1 << len(TensorFormat.__members__)) - 1
+        self._dynamic_range = None
+
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    @property
+    def shape(self):
+        if self._producer is None:
+            return Dims(self._input_shape)
+        return Dims(self._network._info(self).shape)
+
+    @shape.setter
+    def shape(self, value):
+        if self._producer is not None:
+            self._network._log_error(f"ITensor::setDimensions: cannot set the shape of non-input tensor {self._name}")
+            return
+        self._input_shape = as_dims(value)
+        self._network._changed()
+
+    def _get_dtype(self):
+        if self._producer is None:
+            return self._input_dtype
+        return self._network._info(self).dtype
+
+    def _set_dtype(self, value):
+        # TensorRT 10 (weakly typed networks) lets inputs and outputs be retyped; TensorRT 11 made dtype read-only.
+        if not isinstance(value, DataType):
+            raise TypeError(f"dtype: expected trt.DataType, got {type(value).__name__}")
+        if self._producer is None:
+            self._input_dtype = value
+        else:
+            self._producer._output_types[self._index] = value
+        self._network._changed()
+
+    dtype = property(_get_dtype, None if _version.IS_11 else _set_dtype)
+
+    @property
+    def is_network_input(self):
+        return self._producer is None and self in self._network._inputs
+
+    @property
+    def is_network_output(self):
+        return self in self._network._outputs
+
+    @property
+    def is_shape_tensor(self):
+        return self in self._network._shape_tensors()
+
+    @property
+    def is_execution_tensor(self):
+        return not self.is_shape_tensor or self._network._used_as_execution(self)
+
+    @property
+    def location(self):
+        return self._location
+
+    @location.setter
+    def location(self, value):
+        self._location = value
+
+    @property
+    def allowed_formats(self):
+        return self._formats
+
+    @allowed_formats.setter
+    def allowed_formats(self, value):
+        self._formats = int(value)
+
+    @property
+    def broadcast_across_batch(self):
+        return False
+
+    @broadcast_across_batch.setter
+    def broadcast_across_batch(self, value):
+        pass  # implicit batch is gone since TensorRT 10: accepted and ignored, as there
+
+    def get_dimension_name(self, index):
+        return self._dim_names.get(int(index))
+
+    def set_dimension_name(self, index, name):
+        self._dim_names[int(index)] = name
+
+    # TensorRT 10 only (removed in 11 with implicit quantization).
+    @property
+    def dynamic_range(self):
+        return self._dynamic_range
+
+    def set_dynamic_range(self, min, max):
+        self._dynamic_range = (float(min), float(max))
+        return True
+
+    def reset_dynamic_range(self):
+        self._dynamic_range = None
+
+    def __repr__(self):
+        return f"<reftrt.ITensor {self._name!r}>"
+
+
+class ILayer:
+    """Base of all layers. Subclasses set `_layer_type` (LayerType member name), `_type_str` (the name TensorRT
+    prints in "(Unnamed Layer* 0) [Convolution]"), declare their parameters as `Param`s, and implement `_forward`.
+    """
+
+    _layer_type = None
+    _type_str = None
+    _registry = {}
+    # Input indices whose values (not only shapes) determine the output shape, e.g. Shuffle's reshape input.
+    _value_inputs = ()
+    # Input indices that TensorRT treats as shape tensors (values read on the host).
+    _shape_inputs = ()
+    # Run the math in float32 when inputs are float16/bfloat16; outputs are rounded back to their type.
+    _upcast = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        ILayer._registry[cls.__name__] = cls
+
+    def __init__(self, network, inputs, num_outputs=1, **params):
+        self._network = network
+        self._inputs = list(inputs)
+        self._p = {}
+        for name, param in layer_params(type(self)).items():
+            if name in params:
+                value = params.pop(name)
+                self._p[name] = param.convert(value) if param.convert and value is not None else value
+            else:
+                self._p[name] = None
+        for name, param in layer_params(type(self)).items():
+            if self._p[name] is None and param.default is not None:
+                self._p[name] = param.default(self) if callable(param.default) else param.default
+        if params:
+            raise TypeError(f"{type(self).__name__}: unknown parameters {sorted(params)}")
+        self._name = f"(Unnamed Layer* {len(network._layers)}) [{self._type_str}]"
+        self._metadata = ""
+        self._output_types = [None] * num_outputs
+        self._precision = None
+        self._outputs = [ITensor(network, self._output_name(i), self, i) for i in range(num_outputs)]
+        network._add_layer(self)
+
+    def _output_name(self, index):
+        return f"{self._name}_output" + (f" ({index})" if index else "")
+
+    # ---- the ILayer API
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    @property
+    def type(self):
+        return getattr(LayerType, self._layer_type)
+
+    @property
+    def metadata(self):
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value):
+        self._metadata = str(value)
+
+    @property
+    def num_ranks(self):
+        return 1
+
+    @num_ranks.setter
+    def num_ranks(self, value):
+        if int(value) != 1:
+            raise ValueError("reftrt runs on one device: num_ranks must be 1")
+
+    @property
+    def num_inputs(self):
+        return len(self._inputs)
+
+    @property
+    def num_outputs(self):
+        return len(self._outputs)
+
+    def get_input(self, index):
+        index = int(index)
+        return self._inputs[index] if 0 <= index < len(self._inputs) else None
+
+    def set_input(self, index, tensor):
+        index = int(index)
+        if not isinstance(tensor, ITensor):
+            raise TypeError(f"set_input: expected trt.ITensor, got {type(tensor).__name__}")
+        limit = self._max_inputs()
+        if not 0 <= index < limit:
+            self._network._log_error(f"{self._name}: setInput: index {index} out of range [0, {limit})")
+            return
+        while len(self._inputs) <= index:
+            self._inputs.append(None)
+        self._inputs[index] = tensor
+        self._network._changed()
+
+    def _max_inputs(self):
+        return len(self._inputs)
+
+    def get_output(self, index):
+        index = int(index)
+        return self._outputs[index] if 0 <= index < len(self._outputs) else None
+
+    def get_output_type(self, index):
+        return self._outputs[int(index)].dtype
+
+    # TensorRT 10 only: weak-typing controls. reftrt honours set_output_type (the output is cast) and records
+    # precision (compute stays in fp32 or the inputs' type, a choice a TensorRT builder may also make).
+    @property
+    def precision(self):
+        return self._precision if self._precision is not None else DataType.FLOAT
+
+    @precision.setter
+    def precision(self, value):
+        self._precision = value
+
+    @property
+    def precision_is_set(self):
+        return self._precision is not None
+
+    def reset_precision(self):
+        self._precision = None
+
+    def set_output_type(self, index, dtype):
+        self._output_types[int(index)] = dtype
+        self._network._changed()
+
+    def output_type_is_set(self, index):
+        return self._output_types[int(index)] is not None
+
+    def reset_output_type(self, index):
+        self._output_types[int(index)] = None
+        self._network._changed()
+
+    def __repr__(self):
+        return f"<reftrt.{type(self).__name__} {self._name!r}>"
+
+    # ---- implementation interface
+    def _forward(self, inputs, ctx):
+        """Compute the outputs from the inputs (torch tensors, None for absent optional inputs)."""
+        raise NotImplementedError
+
+    def _fail(self, message):
+        raise LayerError(f"{self._name}: {message}")
+
+    def _restore(self):
+        """Called after a plan is loaded, for layers that keep derived state outside `_p`."""
+
+
+class Context:
+    """What a layer's `_forward` may need besides its inputs.
+
+    `analysis` is True when running on meta tensors (shape and type inference); `unknown_size(upper)` gives the
+    size of a data-dependent dimension during analysis (its real value is only known at run time).
+    """
+
+    def __init__(self, analysis=False, probe=0, validate=False):
+        self.analysis, self.probe, self.validate = analysis, probe, validate
+        self._unknown = 0
+
+    def unknown_size(self, upper):
+        if self.validate or not self.analysis:
+            return int(upper)
+        # Distinct per probe and per call, so that the two probes disagree and the dimension reads as -1.
+        self._unknown += 1
+        return 7919 + 13 * self._unknown + 1009 * self.probe
+
+
+def value_of(tensor, layer, what):
+    """The host value of a shape-like input, or UnknownValue during analysis when it is a run-time value."""
+    if tensor is None:
+        return None
+    if tensor.is_meta:
+        raise UnknownValue(f"{layer._name}: {what} is only known at run time")
+    return tensor
+
+
+class TensorInfo:
+    __slots__ = ("shape", "dtype", "value", "error")
+
+    def __init__(self, shape, dtype, value=None, error=None):
+        self.shape, self.dtype, self.value, self.error = shape, dtype, value, error
+
+
+def to_meta(t):
+    return t if t.is_meta else torch.empty(t.shape, dtype=t.dtype, device="meta")
+
+
+def run_layer(layer, inputs, ctx, out_dtypes=None):
+    """Run one layer with TensorRT's type discipline; returns its list of output tensors.
+
+    During analysis, real inputs become meta unless the layer needs their values (or every input is real and small,
+    which folds constants). At run time, float16/bfloat16 inputs are computed in float32 and the outputs rounded
+    back to the type inferred at build time (`out_dtypes`).
+    """
+    if ctx.analysis:
+        present = [t for t in inputs if t is not None]
+        fold = all(not t.is_meta and t.numel() <= _FOLD_LIMIT for t in present)
+        if not fold:
+            inputs = [t if t is None or i in layer._value_inputs else to_meta(t) for i, t in enumerate(inputs)]
+        outputs = layer._forward(inputs, ctx)
+        outputs = [o if o.is_meta or o.numel() <= _FOLD_LIMIT else to_meta(o) for o in outputs]
+    else:
+        upcast = layer._upcast and any(t is not None and t.dtype in (torch.float16, torch.bfloat16) for t in inputs)
+        if upcast:
+            inputs = [t.float() if t is not None and t.dtype in (torch.float16, torch.bfloat16) else t for t in inputs]
+        outputs = layer._forward(inputs, ctx)
+        if upcast or out_dtypes is not None:
+            outputs = [o.to(dt) if dt is not None and o.dtype != dt else o
+                       for o, dt in zip(outputs, out_dtypes or [None] * len(outputs))]
+    forced = layer._output_types
+    if any(dt is not None for dt in forced):
+        outputs = [o if dt is None else o.to(torch_dtype(dt)) for o, dt in zip(outputs, forced)]
+    return outputs
+
+
+class INetworkDefinition:
+    """A network: inputs, layers, outputs. Created by Builder.create_network()."""
+
+    def __init__(self, builder=None, flags=0):
+        self._builder = builder
+        self._flags = int(flags)
+        self._name = "Unnamed Network 0"
+        self._inputs, self._outputs, self._layers = [], [], []
+        self._debug = []
+        self._version = 0
+        self._analysis = None
+        self._logged = set()
+        self._error_recorder = None
+        self._refittable = set()
+
+    # ---- bookkeeping
+    def _changed(self):
+        self._version += 1
+
+    def _add_layer(self, layer):
+        self._layers.append(layer)
+        self._changed()
+
+    def _logger(self):
+        return self._builder.logger if self._builder is not None else None
+
+    def _log(self, severity, message):
+        from ._builder import log
+        log(self._logger(), severity, message)
+
+    def _log_error(self, message):
+        from ._enums import Severity
+        if message not in self._logged:
+            self._logged.add(message)
+            self._log(Severity.ERROR, message)
+
+    # ---- the INetworkDefinition API (layers are added by reftrt/layers/*)
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    @property
+    def builder(self):
+        return self._builder
+
+    @property
+    def flags(self):
+        return self._flags
+
+    def get_flag(self, flag):
+        return bool(self._flags & (1 << int(flag)))
+
+    @property
+    def has_implicit_batch_dimension(self):
+        return False
+
+    @property
+    def error_recorder(self):
+        return self._error_recorder
+
+    @error_recorder.setter
+    def error_recorder(self, value):
+        self._error_recorder = value
+
+    @property
+    def num_layers(self):
+        return len(self._layers)
+
+    @property
+    def num_inputs(self):
+        return len(self._inputs)
+
+    @property
+    def num_outputs(self):
+        return len(self._outputs)
+
+    def __len__(self):
+        return len(self._layers)
+
+    def __getitem__(self, index):
+        index = int(index)
+        if not -len(self._layers) <= index < len(self._layers):
+            raise IndexError(index)
+        return self._layers[index]
+
+    def __iter__(self):
+        return iter(list(self._layers))
+
+    def get_layer(self, index):
+        index = int(index)
+        return self._layers[index] if 0 <= index < len(self._layers) else None
+
+    def get_input(self, index):
+        index = int(index)
+        return self._inputs[index] if 0 <= index < len(self._inputs) else None
+
+    def get_output(self, index):
+        index = int(index)
+        return self._outputs[index] if 0 <= index < len(self._outputs) else None
+
+    def add_input(self, name, dtype, shape):
+        if not isinstance(dtype, DataType):
+            raise TypeError(f"add_input: dtype must be trt.DataType, got {type(dtype).__name__}")
+        if any(t.name == name for t in self._inputs):
+            self._log_error(f"INetworkDefinition::addInput: a network input named {name} already exists")
+            return None
+        tensor = ITensor(self, str(name))
+        tensor._input_shape = as_dims(shape)
+        tensor._input_dtype = dtype
+        self._inputs.append(tensor)
+        self._changed()
+        return tensor
+
+    def mark_output(self, tensor):
+        self._check_tensor(tensor, "mark_output")
+        if tensor not in self._outputs:
+            self._outputs.append(tensor)
+            self._changed()
+
+    def unmark_output(self, tensor):
+        self._check_tensor(tensor, "unmark_output")
+        if tensor in self._outputs:
+            self._outputs.remove(tensor)
+            self._changed()
+
+    def mark_output_for_shapes(self, tensor):
+        self.mark_output(tensor)
+        return True
+
+    def unmark_output_for_shapes(self, tensor):
+        self.unmark_output(tensor)
+        return True
+
+    def remove_tensor(self, tensor):
+        self._check_tensor(tensor, "remove_tensor")
+        if tensor in self._inputs:
+            self._inputs.remove(tensor)
+        if tensor in self._outputs:
+            self._outputs.remove(tensor)
+        self._changed()
+
+    def mark_debug(self, tensor):
+        self._check_tensor(tensor, "mark_debug")
+        if tensor not in self._debug:
+            self._debug.append(tensor)
+        return True
+
+    def unmark_debug(self, tensor):
+        if tensor in self._debug:
+            self._debug.remove(tensor)
+        return True
+
+    def is_debug_tensor(self, tensor):
+        return tensor in self._debug
+
+    def mark_unfused_tensors_as_debug_tensors(self):
+        # reftrt fuses nothing, so every layer output is "unfused".
+        for layer in self._layers:
+            for t in layer._outputs:
+                self.mark_debug(t)
+        return True
+
+    def unmark_unfused_tensors_as_debug_tensors(self):
+        self._debug.clear()
+        return True
+
+    def set_weights_name(self, weights, name):
+        return True
+
+    def mark_weights_refittable(self, name):
+        self._refittable.add(name)
+        return True
+
+    def unmark_weights_refittable(self, name):
+        self._refittable.discard(name)
+        return True
+
+    def are_weights_marked_refittable(self, name):
+        return name in self._refittable
+
+    def _check_tensor(self, tensor, what):
+        if not isinstance(tensor, ITensor):
+            raise TypeError(f"{what}: expected trt.ITensor, got {type(tensor).__name__}")
+
+    # ---- graph queries
+    def _consumers(self):
+        users = {}
+        for layer in self._layers:
+            for i, t in enumerate(layer._inputs):
+                if t is not None:
+                    users.setdefault(t, []).append((layer, i))
+        return users
+
+    def _shape_tensors(self):
+        """Tensors that TensorRT computes on the host: those feeding a shape input, through shape arithmetic."""
+        result = set()
+        stack = [t for layer in self._layers for i, t in enumerate(layer._inputs)
+                 if t is not None and i in layer._shape_inputs]
+        while stack:
+            t = stack.pop()
+            if t in result:
+                continue
+            result.add(t)
+            if t._producer is not None and not isinstance(t._producer, _ShapeSource):
+                stack.extend(x for x in t._producer._inputs if x is not None)
+        # Network inputs are shape tensors only if they are integer vectors; others feed data-dependent shapes.
+        return {t for t in result if t._producer is not None or
+                (t._input_dtype in (DataType.INT32, DataType.INT64) and len(t._input_shape) <= 1)}
+
+    def _used_as_execution(self, tensor):
+        return any(i not in layer._shape_inputs for layer, i in self._consumers().get(tensor, []))
+
+    def _topo_layers(self, roots=None):
+        """Layers needed for `roots` (default: outputs, debug tensors and layers without outputs), in order."""
+        if roots is None:
+            roots = list(self._outputs) + list(self._debug)
+            extra = [layer for layer in self._layers if not layer._outputs]
+        else:
+            extra = []
+        order, state = [], {}
+
+        def visit(layer):
+            mark = state.get(layer)
+            if mark == 2:
+                return
+            if mark == 1:
+                raise LayerError(f"{layer._name}: the network has a cycle")
+            state[layer] = 1
+            for t in layer._inputs:
+                if t is not None and t._producer is not None:
+                    visit(t._producer)
+            state[layer] = 2
+            order.append(layer)
+
+        for t in roots:
+            if t._producer is not None:
+                visit(t._producer)
+        for layer in extra:
+            visit(layer)
+        return order
+
+    # ---- definition-time inference
+    def _info(self, tensor):
+        cache = self._analysis
+        if cache is None or cache["version"] != self._version:
+            dynamic = any(d < 0 for t in self._inputs for d in t._input_shape)
+            shape_inputs = self._shape_tensors()
+            probes = [0, 1] if dynamic or any(t in shape_inputs for t in self._inputs) else [0]
+            cache = self._analysis = {
+                "version": self._version, "infos": {}, "errors": [{} for _ in probes],
+                "values": [{t: _probe_input(t, PROBE_SIZES[p]) for t in self._inputs} for p in probes]}
+        info = cache["infos"].get(tensor)
+        if info is not None:
+            return info
+        layers = self._topo_layers([tensor])
+        for probe, (values, errors) in enumerate(zip(cache["values"], cache["errors"])):
+            evaluate(layers, Context(analysis=True, probe=probe), values, errors)
+        if len(cache["values"]) == 1:
+            for message in cache["errors"][0].values():
+                self._log_error(message)
+        for layer in layers:
+            for t in layer._outputs:
+                if t not in cache["infos"]:
+                    cache["infos"][t] = _combine(layer, t, cache["values"], cache["errors"])
+        return cache["infos"][tensor]
+
+
+def _combine(layer, tensor, probe_values, probe_errors):
+    """Merge the probes' results for one tensor: dimensions that differ between probes are -1."""
+    seen = [values.get(tensor) for values in probe_values]
+    ok = [s for s in seen if s is not None]
+    if not ok:
+        error = next((errors[layer] for errors in probe_errors if layer in errors), None)
+        return TensorInfo(Dims(), _declared_dtype(layer, tensor), error=error)
+    dims = list(ok[0].shape)
+    for other in ok[1:]:
+        dims = [a if a == b else -1 for a, b in zip(dims, other.shape)] if len(other.shape) == len(dims) \
+            else [-1] * len(dims)
+    if len(ok) < len(seen):
+        dims = [-1] * len(dims)
+    value = ok[0] if len(ok) == len(seen) and all(not s.is_meta for s in ok) and \
+        all(s.shape == ok[0].shape and torch.equal(s, ok[0]) for s in ok[1:]) else None
+    return TensorInfo(Dims(dims), from_torch_dtype(ok[0].dtype), value)
+
+
+class _ShapeSource:
+    """Marker base for layers whose output values depend only on input shapes (the Shape layer)."""
+
+
+def _declared_dtype(layer, tensor):
+    forced = layer._output_types[tensor._index]
+    return forced if forced is not None else DataType.FLOAT
+
+
+def _probe_input(tensor, size):
+    shape = [size if d < 0 else d for d in tensor._input_shape]
+    dtype = torch_dtype(tensor._input_dtype)
+    return torch.empty(shape, dtype=dtype, device="meta")
+
+
+def evaluate(layers, ctx, values, errors=None, out_dtypes=None, keep=None, on_tensor=None):
+    """Run `layers` (in topological order), adding their outputs to `values` (ITensor -> torch tensor).
+
+    Layers whose outputs are already in `values`, or that failed before (in `errors`), are skipped. During analysis a
+    failing layer is recorded in `errors` (layer -> message) and its consumers are skipped; at run time errors
+    propagate. `keep` (a set) frees every other tensor after its last use; `on_tensor(tensor, value)` sees each
+    output as it is produced. `out_dtypes(layer)` gives the output types recorded at build time.
+    """
+    errors = {} if errors is None else errors
+    last_use = None
+    if keep is not None:
+        last_use = {}
+        for position, layer in enumerate(layers):
+            for t in layer._inputs:
+                if t is not None:
+                    last_use[t] = position
+    for position, layer in enumerate(layers):
+        if layer in errors or (layer._outputs and all(t in values for t in layer._outputs)):
+            continue
+        if any(t is not None and t not in values for t in layer._inputs):
+            continue
+        inputs = [None if t is None else values[t] for t in layer._inputs]
+        try:
+            outputs = run_layer(layer, inputs, ctx, out_dtypes(layer) if out_dtypes else None)
+        except UnknownValue:
+            if not ctx.analysis:
+                raise
+            continue
+        except LayerError as e:
+            if not ctx.analysis:
+                raise
+            errors[layer] = str(e)
+            continue
+        except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as e:
+            if not ctx.analysis:
+                raise LayerError(f"{layer._name}: {e}") from e
+            errors[layer] = f"{layer._name}: {e}"
+            continue
+        if len(outputs) != len(layer._outputs):
+            raise AssertionError(f"{layer._name}: produced {len(outputs)} outputs, expected {len(layer._outputs)}")
+        for t, value in zip(layer._outputs, outputs):
+            values[t] = value
+            if on_tensor is not None:
+                on_tensor(t, value)
+        if last_use is not None:
+            for t in layer._inputs:
+                if t is not None and last_use.get(t) == position and t not in keep:
+                    values.pop(t, None)
+    return values, errors

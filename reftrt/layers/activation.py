@@ -1,0 +1,70 @@
+"""Activation layer (IActivationLayer). Formulas from NvInfer.h `ActivationType`; Cookbook Activation/case_simple.
+
+THRESHOLDED_RELU: the header says `x > alpha ? x : 0`, the Operators page `max(0, x - alpha)`; the header's
+form is used (no recorded case decides it).
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .._enums import ActivationType
+from .._graph import ILayer, Param
+from ._common import enum_param, float_param, network_method, tensor_arg
+
+__all__ = ["IActivationLayer"]
+
+
+def _apply(kind, x, a, b):
+    name = kind.name
+    if name == "RELU":
+        return torch.relu(x)
+    if name == "SIGMOID":
+        return torch.sigmoid(x)
+    if name == "TANH":
+        return torch.tanh(x)
+    if name == "LEAKY_RELU":
+        return torch.where(x >= 0, x, a * x)
+    if name == "ELU":
+        return torch.where(x >= 0, x, a * torch.expm1(x))
+    if name == "SELU":
+        return torch.where(x > 0, b * x, b * (a * torch.exp(x) - a))
+    if name == "SOFTSIGN":
+        return x / (1 + x.abs())
+    if name == "SOFTPLUS":
+        return a * F.softplus(b * x)
+    if name == "CLIP":
+        return torch.clamp(x, a, b)
+    if name == "HARD_SIGMOID":
+        return torch.clamp(a * x + b, 0, 1)
+    if name == "SCALED_TANH":
+        return a * torch.tanh(b * x)
+    if name == "THRESHOLDED_RELU":
+        return torch.where(x > a, x, torch.zeros_like(x))
+    if name == "GELU_ERF":
+        return 0.5 * x * (1 + torch.erf(x * math.sqrt(0.5)))
+    if name == "GELU_TANH":
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (0.044715 * x ** 3 + x)))
+    raise NotImplementedError(f"activation {kind}")
+
+
+class IActivationLayer(ILayer):
+    _layer_type = "ACTIVATION"
+    _type_str = "Activation"
+    # TensorRT's Python IActivationLayer.type is the activation type (it shadows ILayer.type).
+    type = Param(ActivationType.RELU, enum_param(ActivationType))
+    alpha = Param(0.0, float_param)
+    beta = Param(0.0, float_param)
+
+    def _forward(self, inputs, ctx):
+        x = inputs[0]
+        if not x.is_floating_point() and self.type.name not in ("RELU", "CLIP"):
+            self._fail(f"activation {self.type} needs a floating-point input, got {x.dtype}")
+        if x.is_meta:
+            return [torch.empty_like(x)]
+        return [_apply(self.type, x, self.alpha, self.beta)]
+
+
+@network_method
+def add_activation(self, input, type):
+    return IActivationLayer(self, [tensor_arg(input, "add_activation")], type=type)
