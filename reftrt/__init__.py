@@ -6,7 +6,8 @@ recorded outputs (tests/cookbook) and API manifests (tests/conformance). Host me
 device addresses in `set_tensor_address`.
 """
 from . import _version
-from ._builder import (Builder, IBuilderConfig, IHostMemory, ILogger, IOptimizationProfile, ITimingCache, Logger)
+from ._builder import (Builder, IBuilderConfig, IHostMemory, ILogger, IOptimizationProfile, IProgressMonitor,
+                       ITimingCache, Logger)
 from ._enums import ENUMS as _ENUMS
 from ._graph import ILayer, INetworkDefinition, ITensor
 from ._plugins import IPluginRegistry, get_plugin_registry

@@ -51,6 +51,13 @@ def log(logger, severity, message):
         logger.log(severity, message)
 
 
+class IProgressMonitor:
+    """Base for build progress callbacks: phase_start / step_complete (return False to cancel) / phase_finish."""
+
+    def __init__(self):
+        pass
+
+
 class IHostMemory(bytes):
     """A serialized plan. TensorRT's IHostMemory exposes the buffer protocol; a bytes subclass does the same."""
 
@@ -386,7 +393,7 @@ def build_plan(builder, network, config):
     # Validate: run every layer on meta tensors for each profile's min, opt and max shapes.
     dtypes = {}
     if progress is not None:
-        progress.phase_start("Validating network", None, len(profile_records) * 3)
+        progress.phase_start("Validating network", None, len(profile_records))
     for index, record in enumerate(profile_records):
         for which in range(3):
             feeds = {}
@@ -408,8 +415,9 @@ def build_plan(builder, network, config):
                     if t not in values:
                         return _fail(logger, f"{layer.name}: could not compute output {t.name}")
                     dtypes[t] = values[t].dtype
-        if progress is not None:
-            progress.step_complete("Validating network", index)
+        if progress is not None and progress.step_complete("Validating network", index) is False:
+            progress.phase_finish("Validating network")
+            return _fail(logger, "Build cancelled by the progress monitor.")
     if progress is not None:
         progress.phase_finish("Validating network")
 

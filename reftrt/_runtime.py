@@ -613,9 +613,9 @@ class EngineInspector:
             info[key] = _jsonable(value)
         return info
 
-    def get_layer_information(self, layer, format):
+    def get_layer_information(self, layer_index, format):
         layers = self._engine._plan.layers
-        entry = self._layer_dict(layers[int(layer)])
+        entry = self._layer_dict(layers[int(layer_index)])
         if format == LayerInformationFormat.ONELINE:
             return entry["Name"]
         return json.dumps(entry)

@@ -45,6 +45,10 @@ class ManifestError(Exception):
     """A user-facing failure; the message is one line."""
 
 
+class DownloadError(ManifestError):
+    """pip could not fetch the bindings wheel (offline, no such version, no wheel for this Python)."""
+
+
 def wheel_project(version):
     # TensorRT 8 published "tensorrt-bindings"; 9 and later one wheel per CUDA major.
     return "tensorrt-bindings" if int(version.split(".")[0]) <= 8 else "tensorrt-cu12-bindings"
@@ -55,15 +59,15 @@ def cache_dir(version):
     return root / "bindings" / version / f"{sys.implementation.cache_tag}-{platform.machine()}"
 
 
-def _run(cmd, what, **kw):
+def _run(cmd, what, error=ManifestError, **kw):
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, **kw)
     except FileNotFoundError:
-        raise ManifestError(f"{what}: {cmd[0]} not found on PATH") from None
+        raise error(f"{what}: {cmd[0]} not found on PATH") from None
     if res.returncode:
         lines = [l for l in res.stderr.splitlines() if l.strip()]
         errors = [l for l in lines if l.startswith("ERROR")] or lines or [f"exit status {res.returncode}"]
-        raise ManifestError(f"{what}: {errors[-1].removeprefix('ERROR:').strip()}")
+        raise error(f"{what}: {errors[-1].removeprefix('ERROR:').strip()}")
     return res.stdout
 
 
@@ -101,7 +105,7 @@ def prepare(version):
     try:
         _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
               "--dest", str(work / "wheel"), f"{wheel_project(version)}=={version}"],
-             f"cannot download {wheel_project(version)}=={version}")
+             f"cannot download {wheel_project(version)}=={version}", DownloadError)
         wheels = list((work / "wheel").glob("*.whl"))
         if len(wheels) != 1:
             raise ManifestError(f"expected one wheel for TensorRT {version}, pip gave {len(wheels)}")

@@ -1,0 +1,258 @@
+"""Layer helpers shared by every network definition: one thin function per op over the TensorRT network API.
+
+`Net` holds the TensorRT module (`tensorrt` or `reftrt`), the network, the weights and the precision, and is the one
+place where layers and tensors are named: every layer and its output get the `state_dict` prefix of the PyTorch
+module they stand for (`model.4.m.0.cv1.conv`), so any point can be compared with a PyTorch forward hook.
+Helpers are named after the PyTorch modules they rebuild (`conv_bn_act` is YOLO's `Conv`, `c3` its `C3`, ...).
+No torch here: this module builds engines on a Jetson with numpy and TensorRT alone.
+"""
+import numpy as np
+
+
+class Net:
+    """A network under construction.
+
+    precision "fp32": float32 everywhere. "fp16": a strongly typed float16 network: weights are stored as float16,
+    the float32 input is cast to float16 at the start and outputs are cast back to float32 (`net.input` and
+    `net.output` do that), as TensorRT 11 requires (no FP16 builder flag).
+    """
+
+    def __init__(self, trt, network, weights, precision="fp32"):
+        if precision not in ("fp32", "fp16"):
+            raise ValueError(f"precision must be fp32 or fp16, got {precision!r}")
+        self.trt, self.network, self.weights, self.precision = trt, network, weights, precision
+        self.dtype = trt.DataType.HALF if precision == "fp16" else trt.DataType.FLOAT
+        self.np_dtype = np.float16 if precision == "fp16" else np.float32
+        self._keep = []  # TensorRT reads Weights memory at build time: keep the arrays alive until then
+        self._names = set()
+
+    # ---- naming: the only place names are set
+    def named(self, layer, name):
+        if name in self._names:
+            raise ValueError(f"layer name {name!r} is used twice")
+        self._names.add(name)
+        layer.name = name
+        for i in range(layer.num_outputs):
+            layer.get_output(i).name = name if i == 0 else f"{name}:{i}"
+        return layer
+
+    # ---- weights
+    def weight(self, name, shape, dtype=None):
+        array = np.ascontiguousarray(self.weights.get(name, tuple(shape), dtype=dtype or self.np_dtype))
+        self._keep.append(array)
+        return array
+
+    def array(self, values, dtype=None):
+        """A constant computed by the netdef (kept alive until the build)."""
+        array = np.ascontiguousarray(values, dtype=dtype or self.np_dtype)
+        self._keep.append(array)
+        return array
+
+    def empty_weights(self):
+        return self.trt.Weights(self.dtype)
+
+    # ---- network inputs and outputs, with the precision casts
+    def input(self, name, shape):
+        x = self.network.add_input(name, self.trt.DataType.FLOAT, shape)
+        if self.precision == "fp16":
+            x = cast(self, x, f"{name}.half", self.trt.DataType.HALF)
+        return x
+
+    def output(self, x, name):
+        """Mark `x` as the network output `name` (float16 is cast back to float32). An identity layer carries the
+        public name, so that the tensor keeps its state_dict name; TensorRT removes the identity."""
+        if x.dtype == self.trt.DataType.HALF:
+            layer = self.network.add_cast(x, self.trt.DataType.FLOAT)
+        else:
+            layer = self.network.add_identity(x)
+        out = self.named(layer, name).get_output(0)
+        self.network.mark_output(out)
+        return out
+
+
+def shape_of(x):
+    return tuple(x.shape)
+
+
+# ---- elementary ops
+def constant(net, values, name, dtype=None):
+    array = net.array(values, dtype)
+    return net.named(net.network.add_constant(array.shape, array), name).get_output(0)
+
+
+def cast(net, x, name, dtype):
+    return net.named(net.network.add_cast(x, dtype), name).get_output(0)
+
+
+def conv2d(net, x, prefix, c_out, k, s=1, p=0, g=1, d=1, bias=True):
+    """nn.Conv2d: weights `prefix.weight` (c_out, c_in/g, k, k) and, with `bias`, `prefix.bias`."""
+    trt = net.trt
+    c_in = shape_of(x)[1]
+    kh, kw = (k, k) if isinstance(k, int) else k
+    w = net.weight(f"{prefix}.weight", (c_out, c_in // g, kh, kw))
+    b = net.weight(f"{prefix}.bias", (c_out,)) if bias else net.empty_weights()
+    layer = net.network.add_convolution_nd(x, c_out, (kh, kw), w, b)
+    layer.stride_nd = (s, s) if isinstance(s, int) else s
+    layer.padding_nd = (p, p) if isinstance(p, int) else p
+    layer.dilation_nd = (d, d) if isinstance(d, int) else d
+    layer.num_groups = g
+    return net.named(layer, prefix).get_output(0)
+
+
+def batchnorm(net, x, prefix, eps):
+    """nn.BatchNorm2d in inference: a per-channel scale layer (TensorRT fuses it into the convolution)."""
+    c = shape_of(x)[1]
+    gamma = net.weights.get(f"{prefix}.weight", (c,), dtype=np.float64)
+    beta = net.weights.get(f"{prefix}.bias", (c,), dtype=np.float64)
+    mean = net.weights.get(f"{prefix}.running_mean", (c,), dtype=np.float64)
+    var = net.weights.get(f"{prefix}.running_var", (c,), dtype=np.float64)
+    net.weights.mark_used(f"{prefix}.num_batches_tracked")
+    scale = gamma / np.sqrt(var + eps)
+    shift = beta - mean * scale
+    layer = net.network.add_scale(x, net.trt.ScaleMode.CHANNEL, net.array(shift), net.array(scale),
+                                  net.empty_weights())
+    return net.named(layer, prefix).get_output(0)
+
+
+def activation(net, x, name, kind, alpha=None, beta=None):
+    layer = net.network.add_activation(x, getattr(net.trt.ActivationType, kind))
+    if alpha is not None:
+        layer.alpha = alpha
+    if beta is not None:
+        layer.beta = beta
+    return net.named(layer, name).get_output(0)
+
+
+def elementwise(net, a, b, name, op):
+    return net.named(net.network.add_elementwise(a, b, getattr(net.trt.ElementWiseOperation, op)), name).get_output(0)
+
+
+def silu(net, x, name):
+    """nn.SiLU = x * sigmoid(x): TensorRT has no SiLU activation; the two layers fuse into one pointwise kernel."""
+    s = activation(net, x, f"{name}.sigmoid", "SIGMOID")
+    return elementwise(net, x, s, name, "PROD")
+
+
+def concat(net, tensors, name, axis=1):
+    layer = net.network.add_concatenation(list(tensors))
+    layer.axis = axis
+    return net.named(layer, name).get_output(0)
+
+
+def maxpool(net, x, name, k, s=1, p=0):
+    layer = net.network.add_pooling_nd(x, net.trt.PoolingType.MAX, (k, k))
+    layer.stride_nd = (s, s)
+    layer.padding_nd = (p, p)
+    return net.named(layer, name).get_output(0)
+
+
+def upsample_nearest(net, x, name, factor=2):
+    """nn.Upsample(scale_factor=f, mode='nearest'): source index floor(dst / f), TensorRT's ASYMMETRIC + FLOOR."""
+    layer = net.network.add_resize(x)
+    layer.resize_mode = net.trt.InterpolationMode.NEAREST
+    layer.coordinate_transformation = net.trt.ResizeCoordinateTransformation.ASYMMETRIC
+    layer.nearest_rounding = net.trt.ResizeRoundMode.FLOOR
+    rank = len(shape_of(x))
+    layer.scales = [1.0] * (rank - 2) + [float(factor)] * 2
+    return net.named(layer, name).get_output(0)
+
+
+def shuffle(net, x, name, reshape=None, first=None, second=None):
+    layer = net.network.add_shuffle(x)
+    if first is not None:
+        layer.first_transpose = first
+    if reshape is not None:
+        layer.reshape_dims = reshape
+    if second is not None:
+        layer.second_transpose = second
+    return net.named(layer, name).get_output(0)
+
+
+def slice_axis(net, x, name, axis, start, length, step=1):
+    """x[..., start:start+length*step:step, ...] along `axis`; works when other dimensions are dynamic (-1):
+    the slice size then comes from the input's shape at run time."""
+    shape = shape_of(x)
+    rank = len(shape)
+    starts = [0] * rank
+    starts[axis] = start
+    strides = [1] * rank
+    strides[axis] = step
+    sizes = list(shape)
+    sizes[axis] = length
+    if all(d >= 0 for d in sizes):
+        return net.named(net.network.add_slice(x, starts, sizes, strides), name).get_output(0)
+    layer = net.network.add_slice(x, starts, [0] * rank, strides)
+    dims = net.named(net.network.add_shape(x), f"{name}.shape").get_output(0)
+    keep = np.ones(rank, dtype=np.int64)
+    keep[axis] = 0
+    add = np.zeros(rank, dtype=np.int64)
+    add[axis] = length
+    size = elementwise(net, elementwise(net, dims, constant(net, keep, f"{name}.keep", np.int64),
+                                        f"{name}.kept", "PROD"),
+                       constant(net, add, f"{name}.length", np.int64), f"{name}.size", "SUM")
+    layer.set_input(2, size)
+    return net.named(layer, name).get_output(0)
+
+
+# ---- YOLO building blocks (ultralytics/yolov5 models/common.py)
+def autopad(k, p=None, d=1):
+    if d > 1:
+        k = d * (k - 1) + 1
+    return k // 2 if p is None else p
+
+
+def conv_bn_act(net, x, prefix, c_out, k=1, s=1, p=None, g=1, d=1, act="silu", eps=1e-3):
+    """YOLO `Conv`: Conv2d(bias=False) → BatchNorm2d → SiLU, as `prefix.conv`, `prefix.bn`, `prefix.act`."""
+    y = conv2d(net, x, f"{prefix}.conv", c_out, k, s, autopad(k, p, d), g, d, bias=False)
+    y = batchnorm(net, y, f"{prefix}.bn", eps)
+    if act == "silu":
+        y = silu(net, y, f"{prefix}.act")
+    elif act is not None:
+        raise ValueError(f"unsupported activation {act!r}")
+    return y
+
+
+def bottleneck(net, x, prefix, c_out, shortcut=True, g=1, e=0.5):
+    c_hidden = int(c_out * e)
+    y = conv_bn_act(net, x, f"{prefix}.cv1", c_hidden, 1, 1)
+    y = conv_bn_act(net, y, f"{prefix}.cv2", c_out, 3, 1, g=g)
+    if shortcut and shape_of(x)[1] == c_out:
+        y = elementwise(net, x, y, f"{prefix}.add", "SUM")
+    return y
+
+
+def c3(net, x, prefix, c_out, n=1, shortcut=True, g=1, e=0.5):
+    """CSP bottleneck with 3 convolutions: cv3(cat(m(cv1(x)), cv2(x)))."""
+    c_hidden = int(c_out * e)
+    a = conv_bn_act(net, x, f"{prefix}.cv1", c_hidden, 1, 1)
+    for i in range(n):
+        a = bottleneck(net, a, f"{prefix}.m.{i}", c_hidden, shortcut, g, e=1.0)
+    b = conv_bn_act(net, x, f"{prefix}.cv2", c_hidden, 1, 1)
+    return conv_bn_act(net, concat(net, [a, b], f"{prefix}.cat"), f"{prefix}.cv3", c_out, 1)
+
+
+def sppf(net, x, prefix, c_out, k=5):
+    """SPPF: three chained k×k max pools, concatenated (equivalent to SPP(5, 9, 13) for k=5)."""
+    c_hidden = shape_of(x)[1] // 2
+    x = conv_bn_act(net, x, f"{prefix}.cv1", c_hidden, 1, 1)
+    y1 = maxpool(net, x, f"{prefix}.m.0", k, 1, k // 2)
+    y2 = maxpool(net, y1, f"{prefix}.m.1", k, 1, k // 2)
+    y3 = maxpool(net, y2, f"{prefix}.m.2", k, 1, k // 2)
+    return conv_bn_act(net, concat(net, [x, y1, y2, y3], f"{prefix}.cat"), f"{prefix}.cv2", c_out, 1, 1)
+
+
+def spp(net, x, prefix, c_out, ks=(5, 9, 13)):
+    c_hidden = shape_of(x)[1] // 2
+    x = conv_bn_act(net, x, f"{prefix}.cv1", c_hidden, 1, 1)
+    pools = [maxpool(net, x, f"{prefix}.m.{i}", k, 1, k // 2) for i, k in enumerate(ks)]
+    return conv_bn_act(net, concat(net, [x] + pools, f"{prefix}.cat"), f"{prefix}.cv2", c_out, 1, 1)
+
+
+def focus(net, x, prefix, c_out, k=1, s=1, p=None):
+    """Focus: space-to-depth by four strided slices (x[..., ::2, ::2], x[..., 1::2, ::2], ...) then Conv."""
+    h, w = shape_of(x)[2:]
+    parts = []
+    for i, (dy, dx) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        y = slice_axis(net, x, f"{prefix}.slice{i}.h", 2, dy, h // 2, 2)
+        parts.append(slice_axis(net, y, f"{prefix}.slice{i}", 3, dx, w // 2, 2))
+    return conv_bn_act(net, concat(net, parts, f"{prefix}.cat"), f"{prefix}.conv", c_out, k, s, p)

@@ -1,0 +1,405 @@
+"""YOLOv5 (ultralytics/yolov5 v7.0, anchor-based): n / s / m / l / x, the P6 variants n6 ... x6, the v5.0
+Focus / SPP variant, and the segmentation variant (-seg).
+
+The architecture tables below are the YOLOv5 yaml files (models/yolov5s.yaml, models/hub/yolov5s6.yaml,
+models/segment/yolov5s-seg.yaml), read top to bottom: Backbone, Neck ("head" in YOLOv5's yaml, up to the
+detection layer), Head. `define` walks them like YOLOv5's `parse_model`. Number of classes, anchors and strides
+come from the weights, not from constants.
+
+Head outputs (`head=`):
+- "raw": the detection-conv maps, (batch, anchors, ny, nx, 5 + classes) per level, as YOLOv5's `model(x)[1]`.
+- "decode": (batch, anchors * cells, 5 + classes [+ 32 mask coefficients]) as YOLOv5's `model(x)[0]`.
+- "nms" (default): `num_dets` (batch, 1), `boxes` (batch, max_det, 4) x1y1x2y2 in input pixels, `scores`
+  (batch, max_det), `classes` (batch, max_det), ordered by decreasing score, as
+  `yolov5.utils.general.non_max_suppression` (single label per box, per-class NMS).
+Decoding uses native layers, not a plugin: the same engine then builds on TensorRT 10.3 (JetPack 6), which has no
+`tensorrt.plugin`, and TensorRT fuses the pointwise chain. NMS is TensorRT's INMSLayer, followed by native layers
+that pack its (batch, class, box) index list into fixed-size per-image outputs.
+"""
+import math
+
+import numpy as np
+
+from .common import (Net, c3, concat, constant, conv2d, conv_bn_act, elementwise, focus, shape_of, shuffle,
+                     slice_axis, spp, sppf, upsample_nearest, activation, cast)
+
+VARIANTS = {"n": (0.33, 0.25), "s": (0.33, 0.50), "m": (0.67, 0.75), "l": (1.0, 1.0), "x": (1.33, 1.25)}
+DEMO_OPTIONS = {"num_classes": 80}  # demo weights (netdefs/demo.py) carry no class count
+BN_EPS = 1e-3  # YOLOv5 sets every BatchNorm2d's eps to 1e-3 (utils/torch_utils.initialize_weights)
+
+# ---- models/yolov5s.yaml (v6.0+): [from, number, module, args]
+BACKBONE_P5 = [
+    [-1, 1, "Conv", [64, 6, 2, 2]],  # 0-P1/2
+    [-1, 1, "Conv", [128, 3, 2]],  # 1-P2/4
+    [-1, 3, "C3", [128]],
+    [-1, 1, "Conv", [256, 3, 2]],  # 3-P3/8
+    [-1, 6, "C3", [256]],
+    [-1, 1, "Conv", [512, 3, 2]],  # 5-P4/16
+    [-1, 9, "C3", [512]],
+    [-1, 1, "Conv", [1024, 3, 2]],  # 7-P5/32
+    [-1, 3, "C3", [1024]],
+    [-1, 1, "SPPF", [1024, 5]],  # 9
+]
+NECK_P5 = [
+    [-1, 1, "Conv", [512, 1, 1]],
+    [-1, 1, "Upsample", [None, 2, "nearest"]],
+    [[-1, 6], 1, "Concat", [1]],  # cat backbone P4
+    [-1, 3, "C3", [512, False]],  # 13
+    [-1, 1, "Conv", [256, 1, 1]],
+    [-1, 1, "Upsample", [None, 2, "nearest"]],
+    [[-1, 4], 1, "Concat", [1]],  # cat backbone P3
+    [-1, 3, "C3", [256, False]],  # 17 (P3/8-small)
+    [-1, 1, "Conv", [256, 3, 2]],
+    [[-1, 14], 1, "Concat", [1]],  # cat head P4
+    [-1, 3, "C3", [512, False]],  # 20 (P4/16-medium)
+    [-1, 1, "Conv", [512, 3, 2]],
+    [[-1, 10], 1, "Concat", [1]],  # cat head P5
+    [-1, 3, "C3", [1024, False]],  # 23 (P5/32-large)
+]
+HEAD_P5 = [[17, 20, 23], 1, "Detect", []]  # Detect(P3, P4, P5)
+ANCHORS_P5 = [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]]
+
+# ---- models/hub/yolov5s6.yaml
+BACKBONE_P6 = [
+    [-1, 1, "Conv", [64, 6, 2, 2]],  # 0-P1/2
+    [-1, 1, "Conv", [128, 3, 2]],  # 1-P2/4
+    [-1, 3, "C3", [128]],
+    [-1, 1, "Conv", [256, 3, 2]],  # 3-P3/8
+    [-1, 6, "C3", [256]],
+    [-1, 1, "Conv", [512, 3, 2]],  # 5-P4/16
+    [-1, 9, "C3", [512]],
+    [-1, 1, "Conv", [768, 3, 2]],  # 7-P5/32
+    [-1, 3, "C3", [768]],
+    [-1, 1, "Conv", [1024, 3, 2]],  # 9-P6/64
+    [-1, 3, "C3", [1024]],
+    [-1, 1, "SPPF", [1024, 5]],  # 11
+]
+NECK_P6 = [
+    [-1, 1, "Conv", [768, 1, 1]],
+    [-1, 1, "Upsample", [None, 2, "nearest"]],
+    [[-1, 8], 1, "Concat", [1]],  # cat backbone P5
+    [-1, 3, "C3", [768, False]],  # 15
+    [-1, 1, "Conv", [512, 1, 1]],
+    [-1, 1, "Upsample", [None, 2, "nearest"]],
+    [[-1, 6], 1, "Concat", [1]],  # cat backbone P4
+    [-1, 3, "C3", [512, False]],  # 19
+    [-1, 1, "Conv", [256, 1, 1]],
+    [-1, 1, "Upsample", [None, 2, "nearest"]],
+    [[-1, 4], 1, "Concat", [1]],  # cat backbone P3
+    [-1, 3, "C3", [256, False]],  # 23 (P3/8-small)
+    [-1, 1, "Conv", [256, 3, 2]],
+    [[-1, 20], 1, "Concat", [1]],  # cat head P4
+    [-1, 3, "C3", [512, False]],  # 26 (P4/16-medium)
+    [-1, 1, "Conv", [512, 3, 2]],
+    [[-1, 16], 1, "Concat", [1]],  # cat head P5
+    [-1, 3, "C3", [768, False]],  # 29 (P5/32-large)
+    [-1, 1, "Conv", [768, 3, 2]],
+    [[-1, 12], 1, "Concat", [1]],  # cat head P6
+    [-1, 3, "C3", [1024, False]],  # 32 (P6/64-xlarge)
+]
+HEAD_P6 = [[23, 26, 29, 32], 1, "Detect", []]
+ANCHORS_P6 = [[19, 27, 44, 40, 38, 94], [96, 68, 86, 152, 180, 137], [140, 301, 303, 264, 238, 542],
+              [436, 615, 739, 380, 925, 792]]
+
+# ---- yolov5s.yaml at release v5.0: Focus stem, SPP, C3 after SPP.
+BACKBONE_V50 = [
+    [-1, 1, "Focus", [64, 3]],  # 0-P1/2
+    [-1, 1, "Conv", [128, 3, 2]],  # 1-P2/4
+    [-1, 3, "C3", [128]],
+    [-1, 1, "Conv", [256, 3, 2]],  # 3-P3/8
+    [-1, 9, "C3", [256]],
+    [-1, 1, "Conv", [512, 3, 2]],  # 5-P4/16
+    [-1, 9, "C3", [512]],
+    [-1, 1, "Conv", [1024, 3, 2]],  # 7-P5/32
+    [-1, 1, "SPP", [1024, [5, 9, 13]]],
+    [-1, 3, "C3", [1024, False]],  # 9
+]
+
+ARCHITECTURES = {
+    "p5": (BACKBONE_P5, NECK_P5, HEAD_P5, ANCHORS_P5, (8, 16, 32)),
+    "p6": (BACKBONE_P6, NECK_P6, HEAD_P6, ANCHORS_P6, (8, 16, 32, 64)),
+    "v5.0": (BACKBONE_V50, NECK_P5, HEAD_P5, ANCHORS_P5, (8, 16, 32)),
+}
+MODELS = [f"yolov5{v}{suffix}" for suffix in ("", "6", "-seg", "-v5.0") for v in VARIANTS]
+
+
+class ModelMismatch(ValueError):
+    pass
+
+
+def parse_name(model):
+    """'yolov5s6' -> ('s', 'p6', False); 'yolov5n-seg' -> ('n', 'p5', True); 'yolov5s-v5.0' -> ('s', 'v5.0', False)."""
+    name = model.lower()
+    if not name.startswith("yolov5") or name not in MODELS:
+        raise ModelMismatch(f"unknown YOLOv5 model {model!r}; known: {', '.join(MODELS)}")
+    rest = name[len("yolov5"):]
+    variant, rest = rest[0], rest[1:]
+    arch = {"": "p5", "6": "p6", "-seg": "p5", "-v5.0": "v5.0"}[rest]
+    return variant, arch, rest == "-seg"
+
+
+def detect_index(arch):
+    backbone, neck = ARCHITECTURES[arch][:2]
+    return len(backbone) + len(neck)
+
+
+def describe_weights(names_and_shapes):
+    """Which YOLOv5 model a state_dict is: (name, num_classes), from its names and shapes alone."""
+    shapes = dict(names_and_shapes)
+    if "model.0.conv.conv.weight" in shapes:
+        arch, c0 = "v5.0", shapes["model.0.conv.conv.weight"][0]
+    elif "model.0.conv.weight" in shapes:
+        arch, c0 = ("p6" if any(k.startswith("model.33.") for k in shapes) else "p5"), shapes["model.0.conv.weight"][0]
+    else:
+        raise ModelMismatch("these weights are not a YOLOv5 model (no model.0.conv weights)")
+    width = c0 / 64
+    depth_count = len({k.split(".")[3] for k in shapes if k.startswith("model.2.m.")})
+    variant = next((v for v, (gd, gw) in VARIANTS.items()
+                    if math.isclose(gw, width) and max(round(3 * gd), 1) == depth_count), None)
+    if variant is None:
+        raise ModelMismatch(f"YOLOv5 weights with width {width:g} and depth {depth_count} match no n/s/m/l/x variant")
+    d = detect_index(arch)
+    seg = f"model.{d}.proto.cv1.conv.weight" in shapes
+    na = len(ANCHORS_P5[0]) // 2
+    no = shapes[f"model.{d}.m.0.weight"][0] // na
+    nc = no - 5 - (32 if seg else 0)
+    suffix = {"p5": "", "p6": "6", "v5.0": "-v5.0"}[arch] + ("-seg" if seg else "")
+    return f"yolov5{variant}{suffix}", nc
+
+
+def _make_divisible(x, divisor=8):
+    return math.ceil(x / divisor) * divisor
+
+
+def check_weights(weights, model):
+    """Refuse weights of another YOLOv5 model, naming the model they are."""
+    found, nc = describe_weights((k, weights.shape(k)) for k in weights.names())
+    if found != model.lower():
+        raise ModelMismatch(f"the weights are {found} ({nc} classes), but {model} was asked for: "
+                            f"build with model name {found}")
+
+
+def define(net, model, imgsz=640, batch=1, head="nms", score_threshold=0.25, iou_threshold=0.45, max_det=300,
+           num_classes=None):
+    """Add YOLOv5 `model` to `net.network`; returns metadata (classes, strides, outputs) for the engine sidecar.
+
+    `batch` is an int, or -1 for a dynamic batch (the caller sets the optimization profile). The number of classes
+    comes from the detection convolutions' weights unless `num_classes` is given.
+    """
+    variant, arch, seg = parse_name(model)
+    d = detect_index(arch)
+    if num_classes is None:
+        num_classes = net.weights.shape(f"model.{d}.m.0.weight")[0] // 3 - 5 - (32 if seg else 0)
+    nc = num_classes
+    if head not in ("raw", "decode", "nms"):
+        raise ValueError(f"head must be raw, decode or nms, got {head!r}")
+    h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+    backbone, neck, detect, _, strides = ARCHITECTURES[arch]
+    if h % strides[-1] or w % strides[-1]:
+        raise ValueError(f"imgsz {h}x{w} must be a multiple of the largest stride {strides[-1]}")
+    gd, gw = VARIANTS[variant]
+    x = net.input("images", (batch, 3, h, w))
+
+    outputs = []
+    for i, (source, number, module, args) in enumerate(backbone + neck):
+        inputs = [outputs[s] if s >= 0 else (outputs[-1] if outputs else x)
+                  for s in (source if isinstance(source, list) else [source])]
+        n = max(round(number * gd), 1) if number > 1 else number
+        prefix = f"model.{i}"
+        if module in ("Conv", "C3", "SPPF", "SPP", "Focus"):
+            c2 = _make_divisible(args[0] * gw)
+        if module == "Conv":
+            k, s = args[1], args[2] if len(args) > 2 else 1
+            p = args[3] if len(args) > 3 else None
+            y = conv_bn_act(net, inputs[0], prefix, c2, k, s, p, eps=BN_EPS)
+        elif module == "C3":
+            shortcut = args[1] if len(args) > 1 else True
+            y = c3(net, inputs[0], prefix, c2, n, shortcut)
+        elif module == "SPPF":
+            y = sppf(net, inputs[0], prefix, c2, args[1])
+        elif module == "SPP":
+            y = spp(net, inputs[0], prefix, c2, tuple(args[1]))
+        elif module == "Focus":
+            y = focus(net, inputs[0], prefix, c2, args[1])
+        elif module == "Upsample":
+            y = upsample_nearest(net, inputs[0], prefix, args[1])
+        elif module == "Concat":
+            y = concat(net, inputs, prefix, axis=args[0])
+        else:
+            raise ValueError(f"unknown module {module}")
+        outputs.append(y)
+
+    levels = [outputs[s] for s in detect[0]]
+    anchors = _anchors(net, d, len(levels), strides)
+    info = {"family": "yolov5", "model": model.lower(), "num_classes": nc, "strides": list(strides),
+            "anchors": anchors.tolist(), "imgsz": [h, w], "head": head, "input": "images",
+            "preprocess": {"letterbox": True, "stride": strides[-1], "scale": 1 / 255, "rgb": True}}
+    raw = [_detect_conv(net, level, f"model.{d}.m.{i}", nc, seg) for i, level in enumerate(levels)]
+    proto = _proto(net, levels[0], f"model.{d}.proto") if seg else None
+    if head == "raw":
+        for i, r in enumerate(raw):
+            net.output(r, f"raw{i}")
+        info["outputs"] = [f"raw{i}" for i in range(len(raw))]
+    else:
+        pred = _decode(net, raw, f"model.{d}", anchors, strides, nc, seg)
+        if head == "decode":
+            net.output(pred, "pred")
+            info["outputs"] = ["pred"]
+        else:
+            _nms(net, pred, f"model.{d}.nms", nc, score_threshold, iou_threshold, max_det, seg)
+            info["outputs"] = ["num_dets", "boxes", "scores", "classes"] + (["mask_coefficients"] if seg else [])
+            info.update(score_threshold=score_threshold, iou_threshold=iou_threshold, max_det=max_det)
+    if seg:
+        net.output(proto, "proto")
+        info["outputs"].append("proto")
+    net.weights.mark_used(f"model.{d}.anchors", f"model.{d}.anchor_grid", f"model.{d}.strides")
+    return info
+
+
+def _anchors(net, d, nl, strides):
+    """Anchors in input pixels, (levels, anchors, 2): from `anchor_grid` (tensorrtx's gen_wts) or `anchors` × stride
+    (YOLOv5 stores anchors divided by the stride)."""
+    weights = net.weights
+    if weights.has(f"model.{d}.anchor_grid"):
+        return np.asarray(weights.get(f"model.{d}.anchor_grid", None, dtype=np.float64)).reshape(nl, -1, 2)
+    if weights.has(f"model.{d}.anchors"):
+        anchors = np.asarray(weights.get(f"model.{d}.anchors", None, dtype=np.float64))
+        return anchors.reshape(nl, -1, 2) * np.asarray(strides, dtype=np.float64).reshape(-1, 1, 1)
+    import warnings
+    warnings.warn(f"the weights have no model.{d}.anchors: using the YOLOv5 yaml's default anchors")
+    return np.asarray(ARCHITECTURES["p6" if nl == 4 else "p5"][3], dtype=np.float64).reshape(nl, -1, 2)
+
+
+def _detect_conv(net, x, prefix, nc, seg):
+    """Detection conv, reshaped to (batch, anchors, ny, nx, outputs) as YOLOv5's Detect.forward does."""
+    na = 3
+    no = nc + 5 + (32 if seg else 0)
+    y = conv2d(net, x, prefix, na * no, 1, bias=True)
+    ny, nx = shape_of(y)[2:]
+    return shuffle(net, y, f"{prefix}.view", reshape=(0, na, no, ny, nx), second=(0, 1, 3, 4, 2))
+
+
+def _decode(net, raw, prefix, anchors, strides, nc, seg):
+    """YOLOv5 Detect inference: xy = (2·σ + grid − 0.5)·stride, wh = (2·σ)²·anchor, conf = σ; masks stay raw."""
+    levels = []
+    for i, r in enumerate(raw):
+        p = f"{prefix}.decode{i}"
+        _, na, ny, nx, no = shape_of(r)
+        xy = slice_axis(net, r, f"{p}.xy", 4, 0, 2)
+        wh = slice_axis(net, r, f"{p}.wh", 4, 2, 2)
+        conf = slice_axis(net, r, f"{p}.conf", 4, 4, nc + 1)
+        yv, xv = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        grid = (np.stack((xv, yv), 2) - 0.5).reshape(1, 1, ny, nx, 2)
+        two = constant(net, np.full((1, 1, 1, 1, 1), 2.0), f"{p}.two")
+        xy = activation(net, xy, f"{p}.xy.sigmoid", "SIGMOID")
+        xy = elementwise(net, xy, two, f"{p}.xy.x2", "PROD")
+        xy = elementwise(net, xy, constant(net, grid, f"{p}.grid"), f"{p}.xy.grid", "SUM")
+        xy = elementwise(net, xy, constant(net, np.full((1, 1, 1, 1, 1), strides[i]), f"{p}.stride"),
+                         f"{p}.xy.stride", "PROD")
+        wh = activation(net, wh, f"{p}.wh.sigmoid", "SIGMOID")
+        wh = elementwise(net, wh, two, f"{p}.wh.x2", "PROD")
+        wh = elementwise(net, wh, wh, f"{p}.wh.square", "PROD")
+        wh = elementwise(net, wh, constant(net, anchors[i].reshape(1, na, 1, 1, 2), f"{p}.anchor_grid"),
+                         f"{p}.wh.anchor", "PROD")
+        parts = [xy, wh, activation(net, conf, f"{p}.conf.sigmoid", "SIGMOID")]
+        if seg:
+            parts.append(slice_axis(net, r, f"{p}.mask", 4, 5 + nc, 32))
+        y = concat(net, parts, f"{p}.cat", axis=4)
+        levels.append(shuffle(net, y, f"{p}.view", reshape=(0, na * ny * nx, no)))
+    return concat(net, levels, f"{prefix}.decode", axis=1)
+
+
+def _proto(net, x, prefix):
+    """Segment head's mask prototypes: Conv 3×3 → nearest ×2 → Conv 3×3 → Conv 1×1 (32 masks)."""
+    npr = conv_channels(net, f"{prefix}.cv1.conv.weight")
+    y = conv_bn_act(net, x, f"{prefix}.cv1", npr, 3, eps=BN_EPS)
+    y = upsample_nearest(net, y, f"{prefix}.upsample", 2)
+    y = conv_bn_act(net, y, f"{prefix}.cv2", npr, 3, eps=BN_EPS)
+    return conv_bn_act(net, y, f"{prefix}.cv3", 32, 1, eps=BN_EPS)
+
+
+def conv_channels(net, name):
+    return net.weights.shape(name)[0]
+
+
+def _nms(net, pred, prefix, nc, score_threshold, iou_threshold, max_det, seg):
+    """Detections as non_max_suppression(conf_thres, iou_thres, max_det) computes them, in fixed-size outputs."""
+    trt, network = net.trt, net.network
+    if pred.dtype != trt.DataType.FLOAT:
+        pred = cast(net, pred, f"{prefix}.float", trt.DataType.FLOAT)
+    f32 = np.float32
+    xywh = slice_axis(net, pred, f"{prefix}.xywh", 2, 0, 4)
+    obj = slice_axis(net, pred, f"{prefix}.obj", 2, 4, 1)
+    cls = slice_axis(net, pred, f"{prefix}.cls", 2, 5, nc)
+    conf = elementwise(net, cls, obj, f"{prefix}.conf", "PROD")
+    # Single label per box: only the best class keeps its score (YOLOv5's default, multi_label=False).
+    best = net.named(network.add_reduce(conf, trt.ReduceOperation.MAX, 1 << 2, True), f"{prefix}.best").get_output(0)
+    is_best = elementwise(net, conf, best, f"{prefix}.is_best", "EQUAL")
+    zero = constant(net, np.zeros((1, 1, 1)), f"{prefix}.zero", f32)
+    scores = net.named(network.add_select(is_best, conf, zero), f"{prefix}.scores").get_output(0)
+    to_xyxy = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]], dtype=f32)
+    boxes = net.named(network.add_matrix_multiply(xywh, trt.MatrixOperation.NONE,
+                                                  constant(net, to_xyxy.reshape(1, 4, 4), f"{prefix}.xywh2xyxy", f32),
+                                                  trt.MatrixOperation.NONE), f"{prefix}.xyxy").get_output(0)
+
+    layer = network.add_nms(boxes, scores, constant(net, np.array(max_det), f"{prefix}.max_det", np.int32))
+    layer.set_input(3, constant(net, np.array(iou_threshold), f"{prefix}.iou_threshold", f32))
+    layer.set_input(4, constant(net, np.array(score_threshold), f"{prefix}.score_threshold", f32))
+    layer.topk_box_limit = min(5000, shape_of(pred)[1])
+    net.named(layer, f"{prefix}.select")
+    selected, total = layer.get_output(0), layer.get_output(1)  # (K, 3) rows (batch, class, box), sorted
+
+    # Pack per image: image b's rows are the contiguous run starting at start[b] = #rows with batch < b.
+    i32 = np.int32
+    rows = concat(net, [selected, constant(net, np.zeros((1, 3)), f"{prefix}.pad_row", i32)], f"{prefix}.rows", 0)
+    batch_ids = net.named(network.add_gather(selected, constant(net, np.array(0), f"{prefix}.col0", i32), 1),
+                          f"{prefix}.batch_ids").get_output(0)
+    batch_ids = shuffle(net, batch_ids, f"{prefix}.batch_ids.row", reshape=(1, -1))
+    n_images = slice_axis(net, net.named(network.add_shape(pred), f"{prefix}.pred_shape").get_output(0),
+                          f"{prefix}.n_images", 0, 0, 1)
+    fill = network.add_fill((1,), trt.FillOperation.LINSPACE, trt.DataType.INT32)
+    fill.set_input(0, n_images)
+    fill.set_input(1, constant(net, np.array(0), f"{prefix}.arange.start", i32))
+    fill.set_input(2, constant(net, np.array([1]), f"{prefix}.arange.delta", i32))
+    images = shuffle(net, net.named(fill, f"{prefix}.images").get_output(0), f"{prefix}.images.col",
+                     reshape=(-1, 1))
+
+    def count(op, name):
+        hits = cast(net, elementwise(net, batch_ids, images, f"{name}.cmp", op), f"{name}.int", trt.DataType.INT32)
+        return net.named(network.add_reduce(hits, trt.ReduceOperation.SUM, 1 << 1, True), name).get_output(0)
+
+    per_image = count("EQUAL", f"{prefix}.per_image")  # (B, 1)
+    start = count("LESS", f"{prefix}.start")  # (B, 1)
+    slots = constant(net, np.arange(max_det).reshape(1, max_det), f"{prefix}.slots", i32)
+    valid = elementwise(net, slots, per_image, f"{prefix}.valid", "LESS")  # (B, max_det)
+    index = elementwise(net, start, slots, f"{prefix}.row_index", "SUM")
+    index = elementwise(net, index, shuffle(net, total, f"{prefix}.total", reshape=(1, 1)),
+                        f"{prefix}.row_index.clamp", "MIN")
+    picked = net.named(network.add_gather(rows, index, 0), f"{prefix}.picked").get_output(0)  # (B, max_det, 3)
+
+    def columns(cols, name):
+        return net.named(network.add_gather(picked, constant(net, np.array(cols), f"{name}.cols", i32), 2),
+                         name).get_output(0)
+
+    def gather_nd(data, idx, name):
+        g = network.add_gather_v2(data, idx, trt.GatherMode.ND)
+        return net.named(g, name).get_output(0)
+
+    det_boxes = gather_nd(boxes, columns([0, 2], f"{prefix}.batch_box"), f"{prefix}.det_boxes")
+    det_scores = gather_nd(scores, columns([0, 2, 1], f"{prefix}.batch_box_class"), f"{prefix}.det_scores")
+    det_classes = columns(1, f"{prefix}.det_classes")
+    valid3 = shuffle(net, valid, f"{prefix}.valid3", reshape=(0, 0, 1))
+    zeros = constant(net, np.zeros((1, 1)), f"{prefix}.zeros", f32)
+    minus = constant(net, np.full((1, 1), -1), f"{prefix}.minus_one", i32)
+    zeros3 = constant(net, np.zeros((1, 1, 1)), f"{prefix}.zeros3", f32)
+    net.output(net.named(network.add_select(valid3, det_boxes, zeros3), f"{prefix}.boxes").get_output(0), "boxes")
+    net.output(net.named(network.add_select(valid, det_scores, zeros), f"{prefix}.scores").get_output(0), "scores")
+    net.output(net.named(network.add_select(valid, det_classes, minus), f"{prefix}.classes").get_output(0), "classes")
+    num = elementwise(net, per_image, constant(net, np.full((1, 1), max_det), f"{prefix}.max_det2", i32),
+                      f"{prefix}.num", "MIN")
+    net.output(num, "num_dets")
+    if seg:
+        coeffs = slice_axis(net, pred, f"{prefix}.coeffs", 2, 5 + nc, 32)
+        det_coeffs = gather_nd(coeffs, columns([0, 2], f"{prefix}.batch_box2"), f"{prefix}.det_coeffs")
+        net.output(net.named(network.add_select(valid3, det_coeffs, zeros3), f"{prefix}.mask_coefficients")
+                   .get_output(0), "mask_coefficients")

@@ -1,0 +1,63 @@
+"""reftrt's public API against the manifests of real TensorRT, for every emulated version.
+
+The rule is in trt_apicheck.py's docstring.  One child interpreter per version checks
+everything; each test here asserts one category of its findings, so a failure lists all the
+differences of that kind.  test_unimplemented reports, without failing, what TensorRT has and
+reftrt lacks: see it with `pytest -rA`, or set REFTRT_CONFORMANCE_REPORT=DIR to get
+DIR/reftrt-missing-<version>.txt.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import trt_support as ts
+from trt_apicheck import CATEGORIES
+
+VERSIONS = ts.versions()
+
+
+@pytest.fixture
+def report(real_bindings, child_results):
+    def get(short):
+        full, _ = real_bindings(short)  # without the bindings, the checks needing them are skipped
+        args = ["--manifest", str(ts.MANIFEST_DIR / f"trt-{VERSIONS[short]}.json")]
+        result = child_results("trt_apicheck.py", short, *args, *(["--real", full] if full else []))
+        if "import_error" in result:
+            pytest.fail(f"{result['import_error']}\n{result['traceback']}", pytrace=False)
+        return result
+
+    return get
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("short", VERSIONS)
+def test_api(report, short, category):
+    failures = report(short)["failures"][category]
+    if failures:
+        pytest.fail(f"reftrt emulating TensorRT {VERSIONS[short]}, {len(failures)} difference(s) in {category}:\n  "
+                    + "\n  ".join(failures), pytrace=False)
+
+
+@pytest.mark.parametrize("short", VERSIONS)
+def test_unimplemented(report, real_bindings, short):
+    result = report(short)
+    _, unavailable = real_bindings(short)
+    lines = [f"TensorRT {VERSIONS[short]}: what reftrt does not implement yet (informational)"]
+    lines += [f"  {line}" for line in result["missing"]] or ["  nothing"]
+    notes = result["notes"] + ([unavailable] if unavailable else [])
+    if notes:
+        lines += ["not checked:"] + [f"  {note}" for note in notes]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out_dir = os.environ.get("REFTRT_CONFORMANCE_REPORT")
+    if out_dir:
+        path = Path(out_dir) / f"reftrt-missing-{VERSIONS[short]}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)

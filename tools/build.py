@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Build an engine: python tools/build.py yolov5s --weights yolov5s.wts [-o yolov5s.engine]
+
+Runs on TensorRT when it and a GPU are present, otherwise on reftrt (the CPU reference), and says which.
+Without --weights, the network gets seeded random demo weights (said loudly).
+"""
+import argparse
+import sys
+
+import _common  # noqa: F401  (puts the project on sys.path)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
+    p.add_argument("model", help="model name, e.g. yolov5s, yolov5n6, yolov5s-seg")
+    p.add_argument("--weights", help=".wts or .safetensors (tools/gen_wts.py converts checkpoints); "
+                                     "omitted: random demo weights")
+    p.add_argument("-o", "--output", help="engine path (default: MODEL.engine); a JSON sidecar goes beside it")
+    p.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "reference"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
+    batch.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="dynamic batch with this profile")
+    p.add_argument("--imgsz", type=int, nargs="+", help="input size: N or H W (default 640)")
+    p.add_argument("--head", choices=["raw", "decode", "nms"], help="detection outputs (default nms)")
+    p.add_argument("--score-threshold", type=float, help="NMS score threshold (default 0.25)")
+    p.add_argument("--iou-threshold", type=float, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--max-det", type=int, help="detections kept per image (default 300)")
+    p.add_argument("--workspace", type=int, help="builder workspace limit in MiB")
+    p.add_argument("--timing-cache", help="timing cache file, read if it exists and written after the build")
+    p.add_argument("--strict", action="store_true", help="unused weights are an error, not a warning")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import netdefs
+    from netdefs.engine import UserError
+    options = {k: v for k, v in (("head", args.head), ("score_threshold", args.score_threshold),
+                                 ("iou_threshold", args.iou_threshold), ("max_det", args.max_det)) if v is not None}
+    if args.imgsz:
+        if len(args.imgsz) > 2:
+            raise UserError("--imgsz takes N or H W")
+        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
+    dynamic = None
+    if args.dynamic_batch:
+        try:
+            dynamic = tuple(int(v) for v in args.dynamic_batch.split(","))
+            assert len(dynamic) == 3
+        except (ValueError, AssertionError):
+            raise UserError(f"--dynamic-batch takes MIN,OPT,MAX, got {args.dynamic_batch!r}") from None
+    weights = args.weights
+    if weights is None:
+        from netdefs.demo import BANNER, DemoWeights
+        print(BANNER, file=sys.stderr)
+        weights = DemoWeights()
+    engine = netdefs.build(args.model, weights, backend=args.backend, precision=args.precision, batch=args.batch,
+                           dynamic_batch=dynamic, workspace=args.workspace, timing_cache=args.timing_cache,
+                           strict=args.strict, quiet=args.quiet, **options)
+    if args.weights is None:
+        engine.meta["demo_weights"] = True
+    out = args.output or f"{args.model}.engine"
+    engine.save(out)
+    if not args.quiet:
+        print(f"saved {out} and {out}.json ({engine.meta['backend']}, {args.precision}, "
+              f"inputs {[engine.input_shape(n) for n in engine.inputs]}, outputs {engine.outputs})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    _common.run(main, "build.py")
