@@ -13,7 +13,7 @@ from . import _enums, _plan, _version
 from ._enums import (BuilderFlag, DataType, DeviceType, EngineCapability, HardwareCompatibilityLevel,
                      MemoryPoolType, NetworkDefinitionCreationFlag, PreviewFeature, ProfilingVerbosity,
                      RuntimePlatform, Severity, TacticSource)
-from ._graph import Context, INetworkDefinition, LayerError, evaluate
+from ._graph import PROBE_SIZES, Context, INetworkDefinition, LayerError, evaluate
 from ._types import Dims, as_dims, torch_dtype
 
 
@@ -391,6 +391,7 @@ def build_plan(builder, network, config):
         profile_records.append(record)
 
     # Validate: run every layer on meta tensors for each profile's min, opt and max shapes.
+    shape_inputs = [t for t in network._inputs if t in shape_tensors]
     dtypes = {}
     if progress is not None:
         progress.phase_start("Validating network", None, len(profile_records))
@@ -406,6 +407,13 @@ def build_plan(builder, network, config):
                     feeds[t] = torch.empty(record["shapes"][t.name][which], dtype=torch_dtype(t._input_dtype),
                                            device="meta")
             values, errors = evaluate(layers, Context(analysis=True, validate=True), feeds, {})
+            if errors and which != 1 and shape_inputs:
+                # TensorRT only warns when shape-tensor input values at kMIN / kMAX make the network inconsistent
+                # (Cookbook Shuffle and Slice case_shape_input); the engine then rejects such values at run time.
+                for message in errors.values():
+                    log(logger, Severity.WARNING, f"Profile k{('MIN', 'OPT', 'MAX')[which]} values are not "
+                                                  f"self-consistent. {message}")
+                continue
             if errors:
                 for message in errors.values():
                     log(logger, Severity.ERROR, message)
@@ -424,4 +432,44 @@ def build_plan(builder, network, config):
     for t in network._outputs:
         if t._producer is not None and t not in dtypes:
             return _fail(logger, f"Output tensor {t.name} could not be computed")
-    return _plan.serialize(network, layers, profile_records, dtypes, config)
+    return _plan.serialize(network, layers, profile_records, dtypes, config,
+                           _engine_shapes(network, layers, profile_records, shape_inputs))
+
+
+def _engine_shapes(network, layers, profile_records, shape_inputs):
+    """Output shapes as the engine reports them, where shape-tensor inputs make them differ from the definition.
+
+    TensorRT's engine shapes come from its symbolic shape analysis over the profiles: an element of a shape-tensor
+    input whose min, opt and max agree in every profile is a constant (Cookbook Shuffle / Slice case_shape_input
+    report (1, -1, -1, -1)). reftrt runs the layers on each profile's min and max values as two probes, with
+    `ctx.shapes_only` set so that layers compute shapes without value checks (a kMIN point may be inconsistent),
+    and keeps the dimensions on which every probe agrees.
+    """
+    if not shape_inputs:
+        return {}
+    results = []
+    for record in profile_records:
+        for which in (0, 2):
+            probe = len(results) % 2
+            feeds = {}
+            for t in network._inputs:
+                if t in shape_inputs:
+                    feeds[t] = torch.tensor(record["values"][t.name][which],
+                                            dtype=torch_dtype(t._input_dtype)).reshape(list(t._input_shape))
+                else:
+                    dims = [d if d >= 0 else PROBE_SIZES[probe] for d in t._input_shape]
+                    feeds[t] = torch.empty(dims, dtype=torch_dtype(t._input_dtype), device="meta")
+            ctx = Context(analysis=True, probe=probe)
+            ctx.shapes_only = True
+            results.append(evaluate(layers, ctx, feeds, {})[0])
+    shapes = {}
+    for t in network._outputs:
+        seen = [r.get(t) for r in results]
+        if t._producer is None or any(s is None or s.dim() != seen[0].dim() for s in seen):
+            continue
+        dims = [d if all(s.shape[i] == d for s in seen) else -1 for i, d in enumerate(seen[0].shape)]
+        defined = list(t.shape)
+        if len(defined) == len(dims):
+            dims = [d if d >= 0 else e for d, e in zip(defined, dims)]
+        shapes[t] = dims
+    return shapes

@@ -46,7 +46,7 @@ class Param(property):
 
         def set_(layer, value):
             layer._p[self.attr] = self.convert(value) if self.convert else value
-            layer._network._changed()
+            layer._network._changed(layer)
 
         super().__init__(get, None if readonly else set_, None, doc)
 
@@ -110,7 +110,7 @@ class ITensor:
             self._input_dtype = value
         else:
             self._producer._output_types[self._index] = value
-        self._network._changed()
+        self._network._changed(self._producer)
 
     dtype = property(_get_dtype, None if _version.IS_11 else _set_dtype)
 
@@ -273,7 +273,7 @@ class ILayer:
         while len(self._inputs) <= index:
             self._inputs.append(None)
         self._inputs[index] = tensor
-        self._network._changed()
+        self._network._changed(self)
 
     def _max_inputs(self):
         return len(self._inputs)
@@ -304,14 +304,14 @@ class ILayer:
 
     def set_output_type(self, index, dtype):
         self._output_types[int(index)] = dtype
-        self._network._changed()
+        self._network._changed(self)
 
     def output_type_is_set(self, index):
         return self._output_types[int(index)] is not None
 
     def reset_output_type(self, index):
         self._output_types[int(index)] = None
-        self._network._changed()
+        self._network._changed(self)
 
     def __repr__(self):
         return f"<reftrt.{type(self).__name__} {self._name!r}>"
@@ -409,14 +409,38 @@ class INetworkDefinition:
         self._logged = set()
         self._error_recorder = None
         self._refittable = set()
+        self._data_dependent = False
 
     # ---- bookkeeping
-    def _changed(self):
-        self._version += 1
+    def _changed(self, layer=None):
+        """Invalidate inferred shapes: everything (layer None), or what depends on `layer`'s outputs.
+
+        Netdefs set a layer's parameters right after adding it and read shapes all along: invalidating only the
+        layer's downstream keeps definition-time analysis linear in the network size.
+        """
+        cache = self._analysis
+        if layer is None or cache is None:
+            self._version += 1
+            return
+        dirty, dirty_layers = set(layer._outputs), {layer}
+        grown = True
+        while grown:
+            grown = False
+            for other in self._layers:
+                if other not in dirty_layers and any(t in dirty for t in other._inputs if t is not None):
+                    dirty_layers.add(other)
+                    dirty.update(other._outputs)
+                    grown = True
+        for t in dirty:
+            cache["infos"].pop(t, None)
+            for values in cache["values"]:
+                values.pop(t, None)
+        for errors in cache["errors"]:
+            for other in dirty_layers:
+                errors.pop(other, None)
 
     def _add_layer(self, layer):
         self._layers.append(layer)
-        self._changed()
 
     def _logger(self):
         return self._builder.logger if self._builder is not None else None
@@ -516,13 +540,11 @@ class INetworkDefinition:
         self._check_tensor(tensor, "mark_output")
         if tensor not in self._outputs:
             self._outputs.append(tensor)
-            self._changed()
 
     def unmark_output(self, tensor):
         self._check_tensor(tensor, "unmark_output")
         if tensor in self._outputs:
             self._outputs.remove(tensor)
-            self._changed()
 
     def mark_output_for_shapes(self, tensor):
         self.mark_output(tensor)
@@ -643,10 +665,12 @@ class INetworkDefinition:
     # ---- definition-time inference
     def _info(self, tensor):
         cache = self._analysis
-        if cache is None or cache["version"] != self._version:
-            dynamic = any(d < 0 for t in self._inputs for d in t._input_shape)
-            shape_inputs = self._shape_tensors()
-            probes = [0, 1] if dynamic or any(t in shape_inputs for t in self._inputs) else [0]
+        dynamic = any(d < 0 for t in self._inputs for d in t._input_shape) or \
+            any(t._producer is None for t in self._shape_tensors())
+        # A data-dependent size (NonZero, NMS) also needs two probes to read as -1; `_data_dependent` sticks once a
+        # single-probe analysis met one.
+        probes = [0, 1] if dynamic or self._data_dependent else [0]
+        if cache is None or cache["version"] != self._version or len(cache["values"]) != len(probes):
             cache = self._analysis = {
                 "version": self._version, "infos": {}, "errors": [{} for _ in probes],
                 "values": [{t: _probe_input(t, PROBE_SIZES[p]) for t in self._inputs} for p in probes]}
@@ -655,7 +679,12 @@ class INetworkDefinition:
             return info
         layers = self._topo_layers([tensor])
         for probe, (values, errors) in enumerate(zip(cache["values"], cache["errors"])):
-            evaluate(layers, Context(analysis=True, probe=probe), values, errors)
+            ctx = Context(analysis=True, probe=probe)
+            evaluate(layers, ctx, values, errors)
+            if ctx._unknown and len(probes) == 1:
+                self._data_dependent = True
+                self._analysis = None
+                return self._info(tensor)
         if len(cache["values"]) == 1:
             for message in cache["errors"][0].values():
                 self._log_error(message)

@@ -79,7 +79,7 @@ def _enum_class(name):
         raise PlanError(f"the plan uses enum {name}, unknown to this reftrt") from None
 
 
-def serialize(network, layers, profiles, dtypes, config):
+def serialize(network, layers, profiles, dtypes, config, shapes=None):
     tensors, index = [], {}
 
     def tensor_id(t):
@@ -90,7 +90,8 @@ def serialize(network, layers, profiles, dtypes, config):
             if t._producer is None:
                 dtype, shape = t._input_dtype, list(t._input_shape)
             else:
-                dtype, shape = from_torch_dtype(dtypes[t]), list(t.shape)
+                dtype = from_torch_dtype(dtypes[t])
+                shape = list(shapes[t]) if shapes and t in shapes else list(t.shape)
             tensors.append({"name": t.name, "dtype": dtype.name, "shape": shape})
         return index[t]
 
@@ -127,7 +128,7 @@ def serialize(network, layers, profiles, dtypes, config):
     }
     offset, chunks = 0, []
     for w in blobs:
-        data = w.torch().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if w.size else b""
+        data = w._torch().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if w.size else b""
         header["weights"].append({"dtype": w.dtype.name, "count": w.size, "offset": offset, "nbytes": len(data)})
         pad = (-len(data)) % _ALIGN
         chunks.append(data + b"\0" * pad)
@@ -234,5 +235,5 @@ class _TorchWeights(Weights):
     def nbytes(self):
         return int(self._tensor.numel() * self._tensor.element_size())
 
-    def torch(self):
+    def _torch(self):
         return self._tensor

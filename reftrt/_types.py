@@ -240,7 +240,7 @@ class Weights:
     def numpy(self):
         return None if self._array is None else self._array.reshape(-1)
 
-    def torch(self):
+    def _torch(self):
         """reftrt: the values as a flat torch tensor (shares memory)."""
         if self._array is None:
             return torch.empty(0, dtype=torch_dtype(self._type))

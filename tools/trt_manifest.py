@@ -55,6 +55,8 @@ def wheel_project(version):
 
 
 def cache_dir(version):
+    if not re.fullmatch(r"\d+(\.\d+)+", version):
+        raise ManifestError(f"{version!r} is no TensorRT version (expected e.g. 11.4.0.106)")
     root = Path(os.environ.get("TRT_NETDEFS_CACHE") or Path.home() / ".cache" / "trt-netdefs")
     return root / "bindings" / version / f"{sys.implementation.cache_tag}-{platform.machine()}"
 
@@ -215,7 +217,10 @@ def manifest_text(version):
 def write_atomic(path, text):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would stick to the checked-in manifests
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

@@ -21,7 +21,7 @@ class IConstantLayer(ILayer):
         w = self.weights
         if w.size != volume(shape):
             self._fail(f"weights has count {w.size} but shape {self.shape} needs {volume(shape)}")
-        return [w.torch().reshape(shape).to(torch_dtype(w.dtype))]
+        return [w._torch().reshape(shape).to(torch_dtype(w.dtype))]
 
 
 @network_method

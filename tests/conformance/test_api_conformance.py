@@ -7,7 +7,6 @@ reftrt lacks: see it with `pytest -rA`, or set REFTRT_CONFORMANCE_REPORT=DIR to 
 DIR/reftrt-missing-<version>.txt.
 """
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,11 +52,5 @@ def test_unimplemented(report, real_bindings, short):
     print(text)
     out_dir = os.environ.get("REFTRT_CONFORMANCE_REPORT")
     if out_dir:
-        path = Path(out_dir) / f"reftrt-missing-{VERSIONS[short]}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        ts.trt_manifest_tool().write_atomic(Path(out_dir) / f"reftrt-missing-{VERSIONS[short]}.txt", text)

@@ -60,6 +60,7 @@ and looks the same from Python.
 What the manifest has and reftrt lacks goes to the "missing" report, never a failure; but an
 enum reftrt has must have every member.
 """
+import __future__
 import argparse
 import inspect
 import json
@@ -282,7 +283,9 @@ class Checker:
         found = getattr(self.mod, "__version__", None)
         if found != m["version"]:
             self.fail("version", f"reftrt.__version__ is {found!r}, the manifest's is {m['version']!r}")
-        public = {n: o for n, o in vars(self.mod).items() if not n.startswith("_") and not inspect.ismodule(o)}
+        # `from __future__ import annotations` leaves a public name behind; it is no API.
+        public = {n: o for n, o in vars(self.mod).items() if not n.startswith("_") and not inspect.ismodule(o)
+                  and not isinstance(o, __future__._Feature)}
         for name, obj in sorted(public.items()):
             if ts.is_enum_type(obj):
                 if name in m["enums"]:
@@ -332,20 +335,28 @@ class Checker:
             ref_base = getattr(self.mod, base, None)
             if base in classes and isinstance(ref_base, type) and not issubclass(cls, ref_base):
                 self.fail("classes", f"{name} does not derive from {base}; TensorRT's does")
-        public = sorted(k for k in dir(cls) if not k.startswith("_"))
+        # Members inherited only from Python built-in bases are not reftrt's API: IHostMemory derives from bytes
+        # to offer the buffer protocol (Python < 3.12 has no other way for a Python class).
+        def own(k):
+            return any(k in vars(c) for c in cls.__mro__ if c.__module__ != "builtins")
+        public = sorted(k for k in dir(cls) if not k.startswith("_") and own(k))
         for k in public:
             if k not in mc["members"]:
                 self.fail("members", f"{name}.{k} is not in TensorRT's {name}")
         absent = [k for k in mc["members"] if k not in public]
         if absent:
             self.missing.append(f"members of {name}: {', '.join(absent)}")
-        dunders = [k for k in RECORDED_DUNDERS if any(k in vars(c) for c in cls.__mro__ if c is not object)]
+        dunders = [k for k in RECORDED_DUNDERS if own(k)]
         for k in [k for k in public if k in mc["members"]] + dunders:
             self.check_member(name, cls, k)
+        if "__init__" not in dunders and own("__new__"):
+            self.check_member(name, cls, "__init__", attr="__new__")  # the constructor is __new__
 
-    def check_member(self, cname, cls, k):
-        label = f"{cname}.{k}"
-        static = inspect.getattr_static(cls, k)
+    def check_member(self, cname, cls, k, attr=None):
+        """Check reftrt's cls.`attr` (default `k`) against the manifest's member `k`."""
+        attr = attr or k
+        label = f"{cname}.{attr}"
+        static = inspect.getattr_static(cls, attr)
         found = self.lookup(cname, k)
         if k == "__init__" and (found is None or not found[1]["signatures"]):
             return  # TensorRT defines no constructor for it; reftrt's own is internal
@@ -358,7 +369,8 @@ class Checker:
                 self.check_class_value(cname, k, getattr(cls, k))
             return
         kind, entry = found
-        is_method = isinstance(static, (staticmethod, classmethod)) or (callable(static) and not isinstance(static, type))
+        is_method = (isinstance(static, (staticmethod, classmethod))
+                     or (callable(static) and not isinstance(static, type)))
         is_descriptor = isinstance(static, property) or hasattr(type(static), "__set__")
         if kind == "property":
             if is_method and not is_descriptor:
@@ -378,20 +390,21 @@ class Checker:
         elif is_descriptor or not is_method:
             self.fail("members", f"{label} is not a method; TensorRT's is")
         else:
-            self.check_method(label, cls, k, static, overloads_of(entry["signatures"], k))
+            self.check_method(label, cls, attr, static, overloads_of(entry["signatures"], k))
 
-    def check_method(self, label, cls, k, static, overloads):
+    def check_method(self, label, cls, attr, static, overloads):
         if not overloads:
             self.notes.append(f"{label}: the manifest gives no signature to check")
             return
-        drop_self = not isinstance(static, (staticmethod, classmethod))
+        # __new__ is a staticmethod that takes cls first
+        drop_self = attr == "__new__" or not isinstance(static, (staticmethod, classmethod))
         func = static.__func__ if isinstance(static, (staticmethod, classmethod)) else static
         entries = getattr(func, "__trt_overloads__", None)
         if entries is not None:
             failures, unimplemented = check_dispatcher(label, entries, overloads, drop_self)
         else:
             try:
-                params = list(inspect.signature(getattr(cls, k)).parameters.values())
+                params = list(inspect.signature(getattr(cls, attr)).parameters.values())
             except (TypeError, ValueError) as e:
                 self.fail("signatures", f"{label}: no inspectable signature ({e})")
                 return
@@ -412,29 +425,36 @@ class Checker:
             self.notes.append(f"{cname}.{k}: value unchecked (no real bindings)")
         elif not hasattr(real_cls, k):
             self.fail("members", f"{cname}.{k} is not in TensorRT's {cname}")
-        elif describe_value(value) != describe_value(getattr(real_cls, k)):
-            self.fail("members", f"{cname}.{k} is {describe_value(value)}; TensorRT's is "
-                                 f"{describe_value(getattr(real_cls, k))}")
+        elif canon(value) != canon(getattr(real_cls, k)):
+            self.fail("members", f"{cname}.{k} is {canon(value)}; TensorRT's is "
+                                 f"{canon(getattr(real_cls, k))}")
 
     # -- enums
 
     def check_enum(self, label, enum, type_name, expected, real_enum):
-        """expected: {name: value or None when only the name is known}."""
+        """expected: {name: value, or None where only the name is known}."""
+        compare_name = True
         if real_enum is not None:
             expected = {n: int(v) for n, v in real_enum.__members__.items()}
-            canonical = {n: v.name for n, v in real_enum.__members__.items()}
+            # An alias's name is its value's first name; read from repr(), because
+            # TensorRT 10.3's ErrorCode.name is a method.
+            names = {n: [re.match(r"<\w+\.(\w+):", repr(v)).group(1)] for n, v in real_enum.__members__.items()}
+            compare_name = all(isinstance(v.name, str) for v in real_enum.__members__.values())
+            if not compare_name:
+                self.notes.append(f"{label}: TensorRT's members have no .name string; not compared")
         else:
             by_value = {}
             for n, v in expected.items():
                 by_value.setdefault(v, []).append(n)
-            # Without the real module an alias may carry either name of its value.
-            canonical = {n: (by_value[v] if v is not None and len(by_value[v]) > 1 else [n]) for n, v in expected.items()}
+            # Without the real module an alias may carry any name of its value.
+            names = {n: by_value[v] if v is not None else [n] for n, v in expected.items()}
         if enum.__name__ != type_name:
             self.fail("enums", f"{label} is an enum named {enum.__name__!r}; TensorRT's is {type_name!r}")
         members = dict(enum.__members__)
         for n in expected:
             if n not in members:
-                self.fail("enums", f"{label} lacks member {n}" + (f" = {expected[n]}" if expected[n] is not None else ""))
+                value = "" if expected[n] is None else f" = {expected[n]}"
+                self.fail("enums", f"{label} lacks member {n}{value}")
         for n, member in members.items():
             if n not in expected:
                 self.fail("enums", f"{label}.{n} is not a member of TensorRT's {type_name}")
@@ -446,12 +466,11 @@ class Checker:
                 return  # the same for every member
             if expected[n] is not None and value != expected[n]:
                 self.fail("enums", f"{label}.{n} is {value}; TensorRT's is {expected[n]}")
-            names = canonical[n] if isinstance(canonical[n], list) else [canonical[n]]
             name = getattr(member, "name", None)
-            if name not in names:
-                self.fail("enums", f"{label}.{n}.name is {name!r}; TensorRT's is {names[0]!r}")
+            if compare_name and name not in names[n]:
+                self.fail("enums", f"{label}.{n}.name is {name!r}; TensorRT's is {names[n][0]!r}")
                 continue
-            want_str, want_repr = ts.pybind_enum_text(type_name, name, value)
+            want_str, want_repr = ts.pybind_enum_text(type_name, name if name in names[n] else names[n][0], value)
             if str(member) != want_str:
                 self.fail("enums", f"str({label}.{n}) is {str(member)!r}; TensorRT prints {want_str!r}")
             if repr(member) != want_repr:
@@ -489,10 +508,10 @@ class Checker:
         if self.real is None:
             self.notes.append(f"constant {name}: unchecked (no real bindings)")
         elif name not in vars(self.real) or name in REAL_LEAKS:
-            self.fail("constants", f"{name} = {describe_value(value)} is not in TensorRT")
-        elif describe_value(value) != describe_value(getattr(self.real, name)):
-            self.fail("constants", f"{name} is {describe_value(value)}; TensorRT's is "
-                                   f"{describe_value(getattr(self.real, name))}")
+            self.fail("constants", f"{name} = {canon(value)} is not in TensorRT")
+        elif canon(value) != canon(getattr(self.real, name)):
+            self.fail("constants", f"{name} is {canon(value)}; TensorRT's is "
+                                   f"{canon(getattr(self.real, name))}")
 
     def report_missing(self, public):
         m = self.manifest
@@ -506,16 +525,6 @@ class Checker:
                             and not callable(v) and not inspect.ismodule(v))
             if absent:
                 self.missing.insert(0, f"constants: {', '.join(absent)}")
-
-
-def describe_value(value):
-    """Comparable text of a constant: enum members by type name, name and value."""
-    if is_enum_member(value):
-        try:
-            return ts.pybind_enum_text(type(value).__name__, value.name, int(value))[1]
-        except Exception as e:
-            return f"<enum member whose int() fails: {ts.short_exception(e)}>"
-    return repr(value)
 
 
 def check(mod, manifest, real=None):

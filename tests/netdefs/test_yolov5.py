@@ -46,3 +46,67 @@ def test_describe_weights_names_variant_and_classes():
     assert describe_weights(shapes.items()) == ("yolov5s", 20)
     with pytest.raises(ModelMismatch, match="the weights are yolov5s .20 classes.*yolov5m"):
         netdefs.build("yolov5m", state_dict_arrays(model), backend="reference", imgsz=64, quiet=True)
+
+
+def _nms_reference(pred, conf, iou, max_det):
+    from yolov5.utils.general import non_max_suppression
+    return non_max_suppression(torch.from_numpy(pred), conf, iou, max_det=max_det)
+
+
+@pytest.mark.parametrize("name", ["yolov5n", "yolov5n-seg"])
+def test_nms_head_equals_yolov5_non_max_suppression(name):
+    imgsz, conf, iou, max_det = 128, 0.3, 0.45, 50
+    model = yolov5_model(name, seed=3)
+    weights = state_dict_arrays(model)
+    x = np.random.default_rng(11).random((3, 3, imgsz, imgsz), dtype=np.float32)
+    kwargs = dict(backend="reference", imgsz=imgsz, batch=3, quiet=True)
+    pred = netdefs.build(name, weights, head="decode", **kwargs)(x)["pred"]
+    out = netdefs.build(name, weights, head="nms", score_threshold=conf, iou_threshold=iou, max_det=max_det,
+                        **kwargs)(x)
+    nc = model.model[-1].nc
+    ref = _nms_reference(pred, conf, iou, max_det) if not name.endswith("-seg") else \
+        __import__("yolov5.utils.general", fromlist=["x"]).non_max_suppression(torch.from_numpy(pred), conf, iou,
+                                                                                max_det=max_det, nm=32)
+    total = 0
+    for b in range(3):
+        r = ref[b].numpy()
+        n = int(out["num_dets"][b, 0])
+        assert n == len(r), f"image {b}: {n} detections, yolov5 has {len(r)}"
+        total += n
+        order = np.argsort(-out["scores"][b, :n], kind="stable")
+        np.testing.assert_allclose(out["boxes"][b, :n][order], r[:, :4], rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(out["scores"][b, :n][order], r[:, 4], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(out["classes"][b, :n][order], r[:, 5].astype(np.int32))
+        assert (out["classes"][b, n:] == -1).all() and (out["scores"][b, n:] == 0).all()
+        assert out["classes"][b, :n].max(initial=0) < nc
+        if name.endswith("-seg"):
+            np.testing.assert_allclose(out["mask_coefficients"][b, :n][order], r[:, 6:], rtol=1e-5, atol=1e-5)
+    assert total > 0, "the test input produced no detections: the comparison would prove nothing"
+
+
+def test_fp16_error_is_bounded():
+    """fp16 (strongly typed float16 network): raw outputs within 2e-2 relative of fp32 PyTorch on random weights."""
+    model = yolov5_model("yolov5n", seed=5)
+    weights = state_dict_arrays(model)
+    x = np.random.default_rng(2).random((1, 3, 64, 64), dtype=np.float32)
+    _, raw_ref = reference(model, x)
+    raw = netdefs.build("yolov5n", weights, backend="reference", head="raw", imgsz=64, precision="fp16",
+                        quiet=True)(x)
+    for i, r in enumerate(raw_ref):
+        assert raw[f"raw{i}"].dtype == np.float32
+        assert rel_err(raw[f"raw{i}"], r.numpy()) <= 2e-2
+
+
+def test_dynamic_batch_fills_every_slot():
+    model = yolov5_model("yolov5n", seed=9)
+    weights = state_dict_arrays(model)
+    engine = netdefs.build("yolov5n", weights, backend="reference", head="decode", imgsz=64,
+                           dynamic_batch=(1, 2, 4), quiet=True)
+    assert engine.input_shape() == (-1, 3, 64, 64)
+    x = np.random.default_rng(4).random((3, 3, 64, 64), dtype=np.float32)
+    batched = engine(x)["pred"]
+    for i in range(3):
+        single = engine(x[i:i + 1])["pred"]
+        np.testing.assert_allclose(batched[i:i + 1], single, rtol=1e-5, atol=1e-5)
+    with pytest.raises(netdefs.UserError, match="outside the engine's profile"):
+        engine(np.zeros((5, 3, 64, 64), np.float32))
