@@ -19,8 +19,9 @@ setup() {
   "$PY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
   "$PY" -m pip install -q -e ".[test]"
   # yolov5 7.0.14 (original anchor-based YOLOv5) without its heavy dependency list, then what its models import.
-  "$PY" -m pip install -q --no-deps "yolov5==7.0.14"
-  "$PY" -m pip install -q pandas tqdm gitpython pyyaml requests scipy psutil matplotlib seaborn "setuptools<81"
+  "$PY" -m pip install -q --no-deps "yolov5==7.0.14" "ultralytics==8.4.190" ultralytics-thop
+  "$PY" -m pip install -q pandas tqdm gitpython pyyaml requests scipy psutil matplotlib seaborn opencv-python-headless \
+    "setuptools<81"
   echo "$want" > "$stamp"
 }
 

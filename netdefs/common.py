@@ -44,7 +44,7 @@ class Net:
 
     def array(self, values, dtype=None):
         """A constant computed by the netdef (kept alive until the build)."""
-        array = np.ascontiguousarray(values, dtype=dtype or self.np_dtype)
+        array = np.array(values, dtype=dtype or self.np_dtype, order="C")  # ascontiguousarray makes 0-d 1-d
         self._keep.append(array)
         return array
 

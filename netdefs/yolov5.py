@@ -336,7 +336,7 @@ def _nms(net, pred, prefix, nc, score_threshold, iou_threshold, max_det, seg):
     best = net.named(network.add_reduce(conf, trt.ReduceOperation.MAX, 1 << 2, True), f"{prefix}.best").get_output(0)
     is_best = elementwise(net, conf, best, f"{prefix}.is_best", "EQUAL")
     zero = constant(net, np.zeros((1, 1, 1)), f"{prefix}.zero", f32)
-    scores = net.named(network.add_select(is_best, conf, zero), f"{prefix}.scores").get_output(0)
+    scores = net.named(network.add_select(is_best, conf, zero), f"{prefix}.best_scores").get_output(0)
     to_xyxy = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]], dtype=f32)
     boxes = net.named(network.add_matrix_multiply(xywh, trt.MatrixOperation.NONE,
                                                   constant(net, to_xyxy.reshape(1, 4, 4), f"{prefix}.xywh2xyxy", f32),
@@ -392,14 +392,19 @@ def _nms(net, pred, prefix, nc, score_threshold, iou_threshold, max_det, seg):
     zeros = constant(net, np.zeros((1, 1)), f"{prefix}.zeros", f32)
     minus = constant(net, np.full((1, 1), -1), f"{prefix}.minus_one", i32)
     zeros3 = constant(net, np.zeros((1, 1, 1)), f"{prefix}.zeros3", f32)
-    net.output(net.named(network.add_select(valid3, det_boxes, zeros3), f"{prefix}.boxes").get_output(0), "boxes")
-    net.output(net.named(network.add_select(valid, det_scores, zeros), f"{prefix}.scores").get_output(0), "scores")
-    net.output(net.named(network.add_select(valid, det_classes, minus), f"{prefix}.classes").get_output(0), "classes")
+    net.output(net.named(network.add_select(valid3, det_boxes, zeros3), f"{prefix}.out_boxes").get_output(0), "boxes")
+    net.output(net.named(network.add_select(valid, det_scores, zeros), f"{prefix}.out_scores").get_output(0),
+               "scores")
+    net.output(net.named(network.add_select(valid, det_classes, minus), f"{prefix}.out_classes").get_output(0),
+               "classes")
     num = elementwise(net, per_image, constant(net, np.full((1, 1), max_det), f"{prefix}.max_det2", i32),
                       f"{prefix}.num", "MIN")
     net.output(num, "num_dets")
     if seg:
-        coeffs = slice_axis(net, pred, f"{prefix}.coeffs", 2, 5 + nc, 32)
+        # non_max_suppression multiplies every column from 5 on by the objectness, the mask coefficients included
+        # (`x[:, 5:] *= x[:, 4:5]`), and YOLOv5's mask pipeline uses them so: do the same, for identical masks.
+        coeffs = elementwise(net, slice_axis(net, pred, f"{prefix}.coeffs_raw", 2, 5 + nc, 32), obj,
+                             f"{prefix}.coeffs", "PROD")
         det_coeffs = gather_nd(coeffs, columns([0, 2], f"{prefix}.batch_box2"), f"{prefix}.det_coeffs")
         net.output(net.named(network.add_select(valid3, det_coeffs, zeros3), f"{prefix}.mask_coefficients")
                    .get_output(0), "mask_coefficients")

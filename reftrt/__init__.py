@@ -19,6 +19,14 @@ from . import layers as _layers
 globals().update(_ENUMS)
 globals().update({name: getattr(_layers, name) for name in _layers.__all__})
 
+# Module aliases of DataType members, as the real bindings define them (trt.float32, trt.int64, ...).
+for _alias, _member in (("float32", "FLOAT"), ("float16", "HALF"), ("bfloat16", "BF16"), ("int8", "INT8"),
+                        ("int32", "INT32"), ("int64", "INT64"), ("bool", "BOOL"), ("uint8", "UINT8"),
+                        ("fp8", "FP8"), ("int4", "INT4"), ("fp4", "FP4"), ("e8m0", "E8M0")):
+    if _member in DataType.__members__:
+        globals()[_alias] = getattr(DataType, _member)
+del _alias, _member
+
 __version__ = _version.TRT_VERSION
 __reftrt_version__ = _version.REFTRT_VERSION
 

@@ -17,6 +17,12 @@ from ._graph import PROBE_SIZES, Context, INetworkDefinition, LayerError, evalua
 from ._types import Dims, as_dims, torch_dtype
 
 
+def _severity_arg(value, what):
+    if not isinstance(value, Severity):
+        raise TypeError(f"{what}: expected trt.ILogger.Severity, got {type(value).__name__} {value!r}")
+    return value
+
+
 class ILogger:
     """Base for user loggers: subclass it and override `log(severity, msg)`."""
 
@@ -28,22 +34,37 @@ class ILogger:
         pass
 
     def log(self, severity, msg):
-        raise NotImplementedError
+        # Pure virtual in TensorRT: its bindings report the missing override and carry on.
+        print('[ERROR] Exception caught in log(): Tried to call pure virtual function "ILogger::log"',
+              file=sys.stderr, flush=True)
 
 
 class Logger(ILogger):
-    """The stock logger: prints messages at or above `min_severity` to stderr, formatted like TensorRT's."""
+    """The stock logger: prints messages at or above `min_severity` to stdout, formatted like TensorRT's."""
 
     _TAGS = {0: "F", 1: "E", 2: "W", 3: "I", 4: "V"}
 
     def __init__(self, min_severity=Severity.WARNING):
         super().__init__()
-        self.min_severity = min_severity
+        self._min_severity = _severity_arg(min_severity, "Logger()")
+
+    @property
+    def min_severity(self):
+        return self._min_severity
+
+    @min_severity.setter
+    def min_severity(self, value):
+        self._min_severity = _severity_arg(value, "Logger.min_severity")
 
     def log(self, severity, msg):
-        if int(severity) <= int(self.min_severity):
+        _severity_arg(severity, "Logger.log")
+        if isinstance(msg, bytes):
+            msg = msg.decode()
+        elif not isinstance(msg, str):
+            raise TypeError(f"Logger.log: expected a str message, got {type(msg).__name__}")
+        if int(severity) <= int(self._min_severity):
             stamp = time.strftime("%m/%d/%Y-%H:%M:%S")
-            print(f"[{stamp}] [TRT] [{self._TAGS[int(severity)]}] {msg}", file=sys.stderr, flush=True)
+            print(f"[{stamp}] [TRT] [{self._TAGS[int(severity)]}] {msg}", file=sys.stdout, flush=True)
 
 
 def log(logger, severity, message):
@@ -315,9 +336,15 @@ class Builder:
     def is_network_supported(self, network, config):
         return build_plan(self, network, config) is not None
 
-    def build_serialized_network(self, network, config, kernel_text=None):
-        plan = build_plan(self, network, config)
-        return None if plan is None else IHostMemory(plan)
+    if _version.IS_11:
+        def build_serialized_network(self, network, config, kernel_text=None):
+            # kernel_text (TensorRT 11 only) carries kernels for the GPU; reftrt has none to add.
+            plan = build_plan(self, network, config)
+            return None if plan is None else IHostMemory(plan)
+    else:
+        def build_serialized_network(self, network, config):
+            plan = build_plan(self, network, config)
+            return None if plan is None else IHostMemory(plan)
 
     def build_engine_with_config(self, network, config):
         from ._runtime import Runtime

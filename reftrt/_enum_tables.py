@@ -90,3 +90,8 @@ ONLY_10 = {
     "SerializationFlag": {"EXCLUDE_WEIGHTS": 0, "EXCLUDE_LEAN_RUNTIME": 1},
     "TacticSource": {"CUBLAS": 0, "CUBLAS_LT": 1, "CUDNN": 2, "EDGE_MASK_CONVOLUTIONS": 3, "JIT_CONVOLUTIONS": 4},
 }
+
+# The name of a value that has several (aliases): the bindings' .name and repr() give the one defined first,
+# which the manifests (sorted by name) do not record; read from the real bindings.
+CANONICAL_11 = {}
+CANONICAL_10 = {"BuilderFlag": ("WEIGHTLESS",)}  # STRIP_PLAN = WEIGHTLESS = 19

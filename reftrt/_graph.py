@@ -165,6 +165,13 @@ class ITensor:
     def dynamic_range(self):
         return self._dynamic_range
 
+    @dynamic_range.setter
+    def dynamic_range(self, value):
+        # The bindings take a (min, max) pair: `tensor.dynamic_range = (min, max)`.
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+            raise ValueError("dynamic_range: expected a (min, max) pair")
+        self.set_dynamic_range(*value)
+
     def set_dynamic_range(self, min, max):
         self._dynamic_range = (float(min), float(max))
         return True
@@ -626,15 +633,22 @@ class INetworkDefinition:
             result.add(t)
             if t._producer is not None and not isinstance(t._producer, _ShapeSource):
                 stack.extend(x for x in t._producer._inputs if x is not None)
-        # Network inputs are shape tensors only if they are integer vectors; others feed data-dependent shapes.
+        # Network inputs are shape tensors only if they are integer vectors whose dimensions are fixed at definition
+        # time (IOptimizationProfile.set_shape_input docstring); others feed data-dependent shapes (Cookbook
+        # TopK/case_dds: a (-1,) INT32 input reduced into k is an execution input).
         return {t for t in result if t._producer is not None or
-                (t._input_dtype in (DataType.INT32, DataType.INT64) and len(t._input_shape) <= 1)}
+                (t._input_dtype in (DataType.INT32, DataType.INT64) and len(t._input_shape) <= 1
+                 and all(d >= 0 for d in t._input_shape))}
 
     def _used_as_execution(self, tensor):
         return any(i not in layer._shape_inputs for layer, i in self._consumers().get(tensor, []))
 
-    def _topo_layers(self, roots=None):
-        """Layers needed for `roots` (default: outputs, debug tensors and layers without outputs), in order."""
+    def _topo_layers(self, roots=None, done=None):
+        """Layers needed for `roots` (default: outputs, debug tensors and layers without outputs), in order.
+
+        `done(layer)` (optional) marks layers whose results are already known: the walk stops there (the roots'
+        producers are always included). Iterative, so that deep networks do not exhaust Python's recursion limit.
+        """
         if roots is None:
             roots = list(self._outputs) + list(self._debug)
             extra = [layer for layer in self._layers if not layer._outputs]
@@ -642,18 +656,32 @@ class INetworkDefinition:
             extra = []
         order, state = [], {}
 
-        def visit(layer):
-            mark = state.get(layer)
-            if mark == 2:
+        def visit(root):
+            if state.get(root) == 2:
                 return
-            if mark == 1:
-                raise LayerError(f"{layer._name}: the network has a cycle")
-            state[layer] = 1
-            for t in layer._inputs:
-                if t is not None and t._producer is not None:
-                    visit(t._producer)
-            state[layer] = 2
-            order.append(layer)
+            state[root] = 1
+            stack = [(root, iter(root._inputs))]
+            while stack:
+                layer, pending = stack[-1]
+                for t in pending:
+                    producer = t._producer if t is not None else None
+                    if producer is None:
+                        continue
+                    mark = state.get(producer)
+                    if mark == 2:
+                        continue
+                    if mark == 1:
+                        raise LayerError(f"{producer._name}: the network has a cycle")
+                    if done is not None and done(producer):
+                        state[producer] = 2
+                        continue
+                    state[producer] = 1
+                    stack.append((producer, iter(producer._inputs)))
+                    break
+                else:
+                    stack.pop()
+                    state[layer] = 2
+                    order.append(layer)
 
         for t in roots:
             if t._producer is not None:
@@ -677,7 +705,13 @@ class INetworkDefinition:
         info = cache["infos"].get(tensor)
         if info is not None:
             return info
-        layers = self._topo_layers([tensor])
+        def done(layer):
+            # Already evaluated (or failed) in every probe: netdefs read shapes after every add, so each query
+            # only evaluates what is new (linear, not quadratic, in the network size).
+            return all(layer in errors or (layer._outputs and all(t in values for t in layer._outputs))
+                       for values, errors in zip(cache["values"], cache["errors"]))
+
+        layers = self._topo_layers([tensor], done)
         for probe, (values, errors) in enumerate(zip(cache["values"], cache["errors"])):
             ctx = Context(analysis=True, probe=probe)
             evaluate(layers, ctx, values, errors)

@@ -436,7 +436,10 @@ class IExecutionContext:
         return self._allocators.get(name)
 
     def get_max_output_size(self, name):
-        t = self._plan.by_name[name]
+        t = self._plan.by_name.get(name)
+        # TensorRT returns -1 for a name that is no output, and while input shapes or shape values are not set.
+        if t is None or t not in self._plan.outputs or self._missing_inputs():
+            return -1
         shape = self._infer()[name]
         if all(d >= 0 for d in shape):
             count = 1
@@ -513,7 +516,9 @@ class IExecutionContext:
         plan = self._plan
         out_shapes = self._infer()
         for t in plan.outputs:
-            if not self._addresses.get(t.name) and t.name not in self._allocators:
+            # An empty output needs no memory (as an empty input, below).
+            if not self._addresses.get(t.name) and t.name not in self._allocators and \
+                    not any(d == 0 for d in out_shapes[t.name]):
                 raise LayerError(f"Neither address nor allocator is set for output tensor {t.name}")
         feeds = {}
         for t in plan.inputs:

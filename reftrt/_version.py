@@ -31,6 +31,7 @@ ONLY_10 = {
     "IBuilderConfig.quantization_flags", "IBuilderConfig.set_quantization_flag",
     "IBuilderConfig.get_quantization_flag", "IBuilderConfig.clear_quantization_flag",
     "IBuilderConfig.get_calibration_profile", "IBuilderConfig.set_calibration_profile",
+    "INormalizationLayer.compute_precision",
 }
 ONLY_11 = {
     "INetworkDefinition.add_cumulative", "INetworkDefinition.add_squeeze", "INetworkDefinition.add_unsqueeze",
@@ -40,4 +41,9 @@ ONLY_11 = {
     "INetworkDefinition.unmark_unfused_tensors_as_debug_tensors",
     "ILayer.num_ranks", "IBuilderConfig.build_route", "IBuilderConfig.all_build_routes",
     "IExecutionContext.unfused_tensors_debug_state",
+    "Builder.build_engine_with_config", "Builder.build_serialized_network_to_stream",
+    "ICudaEngine.get_aliased_input_tensor",
+    "ITopKLayer.indices_type", "INormalizationLayer.is_v2",
+    "INMSLayer.indices_type", "INonZeroLayer.indices_type",
+    "IQuantizeLayer.block_shape", "IDequantizeLayer.block_shape",
 }

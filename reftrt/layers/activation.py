@@ -1,7 +1,9 @@
 """Activation layer (IActivationLayer). Formulas from NvInfer.h `ActivationType`; Cookbook Activation/case_simple.
 
-THRESHOLDED_RELU: the header says `x > alpha ? x : 0`, the Operators page `max(0, x - alpha)`; the header's
-form is used (no recorded case decides it).
+THRESHOLDED_RELU: the header and the Python docstring say `x > alpha ? x : 0`, the Operators page
+`max(0, x - alpha)`; the header's form is used (no recorded case decides it).
+alpha and beta default to 0 (the Cookbook's comment; its recorded case sets them and uses RELU, which ignores them).
+Input types: HALF, FLOAT, BF16; INT32 and INT64 for RELU only (NvInfer.h addActivation).
 """
 import math
 
@@ -13,6 +15,8 @@ from .._graph import ILayer, Param
 from ._common import enum_param, float_param, network_method, tensor_arg
 
 __all__ = ["IActivationLayer"]
+
+_FLOATS = (torch.float16, torch.float32, torch.bfloat16)
 
 
 def _apply(kind, x, a, b):
@@ -58,8 +62,10 @@ class IActivationLayer(ILayer):
 
     def _forward(self, inputs, ctx):
         x = inputs[0]
-        if not x.is_floating_point() and self.type.name not in ("RELU", "CLIP"):
-            self._fail(f"activation {self.type} needs a floating-point input, got {x.dtype}")
+        # "Int32 and Int64 are valid only for activation type kRELU" (NvInfer.h addActivation).
+        if x.dtype not in _FLOATS and not (self.type.name == "RELU" and x.dtype in (torch.int32, torch.int64)):
+            self._fail(f"activation {self.type} does not accept {x.dtype} inputs (HALF, FLOAT, BF16; INT32 and "
+                       f"INT64 for RELU only)")
         if x.is_meta:
             return [torch.empty_like(x)]
         return [_apply(self.type, x, self.alpha, self.beta)]

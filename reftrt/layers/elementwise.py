@@ -1,7 +1,15 @@
-"""ElementWise layer (IElementWiseLayer). NvInfer.h `ElementWiseOperation`; Cookbook Elementwise cases.
+"""ElementWise layer (IElementWiseLayer). NvInfer.h `ElementWiseOperation` and `addElementWise`; Cookbook Elementwise
+(case_simple, case_broadcast).
 
 Broadcasting follows TensorRT, not numpy: both inputs must have the same rank, and each dimension pair must match
-or one of them be 1. Strongly typed: both inputs have the same type. Comparisons give BOOL; AND/OR/XOR take BOOL.
+or one of them be 1 (which broadcasts to the other length, 0 included). Strongly typed: both inputs have the same
+type. Types, from the Cookbook's table:
+- SUM, PROD, MAX, MIN, SUB, DIV, POW, FLOOR_DIV: INT8, INT32, INT64, HALF, FLOAT, BF16; the output has that type;
+- AND, OR, XOR: BOOL;
+- EQUAL, GREATER, LESS: INT32, INT64, HALF, FLOAT, BF16; the output is BOOL.
+Integer arithmetic, which no recorded case decides: DIV truncates toward zero (C division), FLOOR_DIV rounds toward
+negative infinity, POW with a negative exponent is computed in floating point and truncated; a division by zero
+gives -1 (what NVIDIA GPUs' integer division returns) instead of trapping.
 """
 import torch
 
@@ -13,18 +21,28 @@ __all__ = ["IElementWiseLayer"]
 
 _LOGICAL = {"AND", "OR", "XOR"}
 _COMPARE = {"EQUAL", "GREATER", "LESS"}
+_ARITH_TYPES = (torch.int8, torch.int32, torch.int64, torch.float16, torch.float32, torch.bfloat16)
+_COMPARE_TYPES = (torch.int32, torch.int64, torch.float16, torch.float32, torch.bfloat16)
 
 
-def _int_div(a, b):
-    # C semantics for integer division: truncation toward zero.
-    return torch.div(a, b, rounding_mode="trunc")
+def _int_div(a, b, mode):
+    zero = b == 0
+    q = torch.div(a, torch.where(zero, torch.ones_like(b), b), rounding_mode=mode)
+    return torch.where(zero, torch.full_like(q, -1), q)
+
+
+def _pow(a, b):
+    if a.is_floating_point() or not bool((b < 0).any()):
+        return torch.pow(a, b)
+    return torch.pow(a.double(), b.double()).trunc().to(a.dtype)
 
 
 _OPS = {
     "SUM": torch.add, "PROD": torch.mul, "MAX": torch.maximum, "MIN": torch.minimum, "SUB": torch.sub,
-    "POW": torch.pow, "AND": torch.logical_and, "OR": torch.logical_or, "XOR": torch.logical_xor,
+    "POW": _pow, "AND": torch.logical_and, "OR": torch.logical_or, "XOR": torch.logical_xor,
     "EQUAL": torch.eq, "GREATER": torch.gt, "LESS": torch.lt,
-    "FLOOR_DIV": lambda a, b: torch.div(a, b, rounding_mode="floor"),
+    "DIV": lambda a, b: torch.div(a, b) if a.is_floating_point() else _int_div(a, b, "trunc"),
+    "FLOOR_DIV": lambda a, b: torch.floor(a / b) if a.is_floating_point() else _int_div(a, b, "floor"),
 }
 
 
@@ -49,19 +67,14 @@ class IElementWiseLayer(ILayer):
         if a.dtype != b.dtype:
             self._fail(f"ElementWise inputs must have the same type, got {a.dtype} and {b.dtype}")
         name = self.op.name
-        if name in _LOGICAL and a.dtype != torch.bool:
-            self._fail(f"{name} needs BOOL inputs, got {a.dtype}")
-        if name not in _LOGICAL | _COMPARE and a.dtype == torch.bool:
-            self._fail(f"{name} does not take BOOL inputs")
+        allowed = (torch.bool,) if name in _LOGICAL else _COMPARE_TYPES if name in _COMPARE else _ARITH_TYPES
+        if a.dtype not in allowed:
+            self._fail(f"ElementWiseOperation.{name} does not accept {a.dtype} inputs")
         shape = broadcast_shape(self, a, b)
         out_dtype = torch.bool if name in _LOGICAL | _COMPARE else a.dtype
         if a.is_meta or b.is_meta:
             return [torch.empty(shape, dtype=out_dtype, device="meta")]
-        if name == "DIV":
-            out = torch.div(a, b) if a.is_floating_point() else _int_div(a, b)
-        else:
-            out = _OPS[name](a, b)
-        return [out.to(out_dtype)]
+        return [_OPS[name](a, b).to(out_dtype).expand(shape).contiguous()]
 
 
 @network_method

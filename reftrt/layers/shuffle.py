@@ -140,9 +140,9 @@ class IShuffleLayer(ILayer):
     _value_inputs = (1,)
     _shape_inputs = (1,)
     _upcast = False
-    first_transpose = Param(lambda layer: Permutation(), perm_param)
+    first_transpose = Param(lambda layer: Permutation(range(Dims.MAX_DIMS)), perm_param)  # identity
     reshape_dims = InputParam(1, None, optional_dims)
-    second_transpose = Param(lambda layer: Permutation(), perm_param)
+    second_transpose = Param(lambda layer: Permutation(range(Dims.MAX_DIMS)), perm_param)  # identity
     zero_is_placeholder = Param(True, bool_param)
 
     def _max_inputs(self):

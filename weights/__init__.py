@@ -1,0 +1,154 @@
+"""Weights for network definitions: tensorrtx `.wts`, safetensors, and PyTorch checkpoints of any form.
+
+    import weights
+    w = weights.load("yolov5s.wts")              # or .safetensors, or a checkpoint (needs torch)
+    w["model.0.conv.weight"]                     # numpy array; memory-mapped for safetensors
+    w.metadata, w.path, w.sha256
+    weights.save(w, "yolov5s.safetensors")       # or save_wts / save_safetensors
+    store = weights.WeightStore(w)               # what network definitions read, shape-checked
+
+No torch here: engines are built on a Jetson with numpy and TensorRT alone. Only `weights.checkpoint` (reading
+`.pt` files) imports torch, when called.
+"""
+import hashlib
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from .errors import (CheckpointError, FormatError, MissingWeightsError, NonFiniteError, ShapeMismatchError,
+                     UnsafePickleError, UnusedWeightsError, UnusedWeightsWarning, WeightsError, located)
+from .st import read_safetensors, save_safetensors
+from .store import WeightStore
+from .wts import read_wts, save_wts
+
+__all__ = ["WeightFile", "WeightStore", "load", "save", "save_wts", "save_safetensors", "detect_format",
+           "strip_prefix", "load_checkpoint", "WeightsError", "FormatError", "NonFiniteError", "CheckpointError",
+           "UnsafePickleError", "ShapeMismatchError", "MissingWeightsError", "UnusedWeightsError",
+           "UnusedWeightsWarning"]
+
+
+class WeightFile(Mapping):
+    """name -> numpy array, in file order, with where the weights came from.
+
+    metadata: {str: str} (kept in a safetensors header: source, architecture hints, dtype, source_sha256 ...).
+    path: the file read, or None. format: "wts", "safetensors", "checkpoint" or None.
+    sha256: hex digest of the file's bytes, computed on first use.
+    """
+
+    def __init__(self, arrays, metadata=None, path=None, format=None):
+        self._arrays = arrays
+        self.metadata = dict(metadata or {})
+        self.path = os.fspath(path) if path is not None else None
+        self.format = format
+        self._sha256 = None
+
+    def __getitem__(self, name):
+        return self._arrays[name]
+
+    def __iter__(self):
+        return iter(self._arrays)
+
+    def __len__(self):
+        return len(self._arrays)
+
+    def __contains__(self, name):
+        return name in self._arrays
+
+    def shape(self, name):
+        shape = getattr(self._arrays, "shape", None)  # safetensors: from the header, without building a view
+        return tuple(shape(name)) if shape else tuple(np.shape(self._arrays[name]))
+
+    @property
+    def sha256(self):
+        if self._sha256 is None and self.path is not None:
+            self._sha256 = sha256_file(self.path)
+        return self._sha256
+
+    def __repr__(self):
+        return f"<WeightFile {self.path or '(memory)'}: {len(self)} tensors, {self.format or 'arrays'}>"
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# PyTorch's zip format, its legacy format (a pickled magic number), and plain pickles (protocol 2+).
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+def detect_format(path):
+    """"wts", "safetensors" or "checkpoint", from the file's first bytes (then its extension, so that a damaged
+    file gets the precise error of its own reader). Raises WeightsError for empty or unknown files."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(64)
+    except OSError as e:
+        raise WeightsError(located(f"cannot read: {e.strerror or e}", path)) from None
+    if size == 0:
+        raise FormatError(located("empty file", path))
+    # safetensors first: its header length can start with the byte 0x80 that opens a pickle.
+    if size > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8:
+        return "safetensors"
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+        return "checkpoint"
+    if head.lstrip()[:1].isdigit():
+        return "wts"
+    extension = os.path.splitext(path)[1].lower()
+    if extension in (".wts", ".safetensors"):
+        return extension[1:]
+    raise FormatError(located("not a .wts, a safetensors file or a PyTorch checkpoint", path))
+
+
+def load(path, allow_nonfinite=False, progress=None):
+    """Read `.wts`, safetensors or (with torch installed) a PyTorch checkpoint into a `WeightFile`.
+
+    Checkpoints are read with `torch.load(weights_only=True)`: one holding a whole pickled model needs
+    `weights.checkpoint.load_checkpoint(path, trust_pickle=True)` or `tools/gen_wts.py --trust-pickle`.
+    NaN / Inf are checked when reading `.wts` and checkpoints; safetensors are mapped, not read, and their
+    values are checked by the `WeightStore` as the network takes them.
+    """
+    kind = detect_format(path)
+    if kind == "wts":
+        return WeightFile(read_wts(path, progress, allow_nonfinite), {}, path, "wts")
+    if kind == "safetensors":
+        arrays, metadata = read_safetensors(path)
+        return WeightFile(arrays, metadata, path, "safetensors")
+    return load_checkpoint(path, allow_nonfinite=allow_nonfinite)
+
+
+def load_checkpoint(path, key=None, trust_pickle=False, strip="module.", allow_nonfinite=False, log=None):
+    """See `weights.checkpoint.load_checkpoint` (imported here lazily: it needs torch)."""
+    from .checkpoint import load_checkpoint as load_
+    return load_(path, key=key, trust_pickle=trust_pickle, strip=strip, allow_nonfinite=allow_nonfinite, log=log)
+
+
+def save(weights, path, metadata=None, dtype=None, progress=None, allow_nonfinite=False):
+    """Write `weights` as `.wts` or safetensors, chosen by the extension of `path`."""
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    if extension == ".wts":
+        if dtype is not None and np.dtype(dtype) != np.float32:
+            raise WeightsError(located(f".wts stores float32 only, not {np.dtype(dtype)}", path))
+        return save_wts(weights, path, progress=progress, allow_nonfinite=allow_nonfinite)
+    if extension == ".safetensors":
+        return save_safetensors(weights, path, metadata=metadata, dtype=dtype, progress=progress,
+                                allow_nonfinite=allow_nonfinite)
+    raise WeightsError(located("unknown output format: the name must end in .wts or .safetensors", path))
+
+
+def strip_prefix(weights, prefix="module."):
+    """(weights without `prefix`, True) when every name starts with it, as in a DataParallel model's state_dict
+    (repeatedly: DataParallel in DataParallel); else (weights, False). Names that only some tensors start with are
+    left alone: they are a submodule's, not a wrapper's."""
+    stripped = False
+    while prefix and weights and all(k.startswith(prefix) and len(k) > len(prefix) for k in weights):
+        weights = {k[len(prefix):]: weights[k] for k in weights}
+        stripped = True
+    return weights, stripped
