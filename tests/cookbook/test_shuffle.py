@@ -17,7 +17,7 @@ def test_case_simple():
     layer.first_transpose = (0, 2, 1, 3)
     layer.reshape_dims = (1, 4, 5, 3)
     layer.second_transpose = (0, 2, 1, 3)
-    assert layer.first_transpose == (0, 2, 1, 3) and layer.reshape_dims == (1, 4, 5, 3)
+    assert layer.first_transpose._values(4) == [0, 2, 1, 3] and layer.reshape_dims == (1, 4, 5, 3)
     tw.build([layer.get_output(0)])
     tw.check(read_case(LOG, "case_simple")[0], {"tensor": DATA})
 
