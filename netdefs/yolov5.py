@@ -145,11 +145,14 @@ def detect_index(arch):
 
 def describe_weights(names_and_shapes):
     """Which YOLOv5 model a state_dict is: (name, num_classes), from its names and shapes alone."""
-    shapes = dict(names_and_shapes)
-    if "model.0.conv.conv.weight" in shapes:
-        arch, c0 = "v5.0", shapes["model.0.conv.conv.weight"][0]
-    elif "model.0.conv.weight" in shapes:
-        arch, c0 = ("p6" if any(k.startswith("model.33.") for k in shapes) else "p5"), shapes["model.0.conv.weight"][0]
+    # Element counts, not shapes: tensorrtx .wts files store every tensor flat.
+    counts = {k: int(np.prod(s)) for k, s in names_and_shapes}
+    shapes = counts
+    # The stem has 108 weights per output channel either way: 3 × 6 × 6 (v6+) or Focus's 12 × 3 × 3 (v5.0).
+    if "model.0.conv.conv.weight" in counts:
+        arch, c0 = "v5.0", counts["model.0.conv.conv.weight"] // 108
+    elif "model.0.conv.weight" in counts:
+        arch, c0 = ("p6" if any(k.startswith("model.33.") for k in counts) else "p5"), counts["model.0.conv.weight"] // 108
     else:
         raise ModelMismatch("these weights are not a YOLOv5 model (no model.0.conv weights)")
     width = c0 / 64
@@ -161,7 +164,7 @@ def describe_weights(names_and_shapes):
     d = detect_index(arch)
     seg = f"model.{d}.proto.cv1.conv.weight" in shapes
     na = len(ANCHORS_P5[0]) // 2
-    no = shapes[f"model.{d}.m.0.weight"][0] // na
+    no = counts[f"model.{d}.m.0.bias"] // na
     nc = no - 5 - (32 if seg else 0)
     suffix = {"p5": "", "p6": "6", "v5.0": "-v5.0"}[arch] + ("-seg" if seg else "")
     return f"yolov5{variant}{suffix}", nc
@@ -189,7 +192,7 @@ def define(net, model, imgsz=640, batch=1, head="nms", score_threshold=0.25, iou
     variant, arch, seg = parse_name(model)
     d = detect_index(arch)
     if num_classes is None:
-        num_classes = net.weights.shape(f"model.{d}.m.0.weight")[0] // 3 - 5 - (32 if seg else 0)
+        num_classes = int(np.prod(net.weights.shape(f"model.{d}.m.0.bias"))) // 3 - 5 - (32 if seg else 0)
     nc = num_classes
     if head not in ("raw", "decode", "nms"):
         raise ValueError(f"head must be raw, decode or nms, got {head!r}")
@@ -311,15 +314,11 @@ def _decode(net, raw, prefix, anchors, strides, nc, seg):
 
 def _proto(net, x, prefix):
     """Segment head's mask prototypes: Conv 3×3 → nearest ×2 → Conv 3×3 → Conv 1×1 (32 masks)."""
-    npr = conv_channels(net, f"{prefix}.cv1.conv.weight")
+    npr = int(np.prod(net.weights.shape(f"{prefix}.cv1.bn.weight")))
     y = conv_bn_act(net, x, f"{prefix}.cv1", npr, 3, eps=BN_EPS)
     y = upsample_nearest(net, y, f"{prefix}.upsample", 2)
     y = conv_bn_act(net, y, f"{prefix}.cv2", npr, 3, eps=BN_EPS)
     return conv_bn_act(net, y, f"{prefix}.cv3", 32, 1, eps=BN_EPS)
-
-
-def conv_channels(net, name):
-    return net.weights.shape(name)[0]
 
 
 def _nms(net, pred, prefix, nc, score_threshold, iou_threshold, max_det, seg):

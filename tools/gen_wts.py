@@ -119,9 +119,8 @@ def main(argv=None):
     except WeightsError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:  # e.g. the output directory does not exist or is not writable
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"{PROG}: error: {where}{e.strerror or e}", file=sys.stderr)
+    except OSError as e:  # e.g. the disk is full
+        print(f"{PROG}: error: {e.filename or args.output}: {e.strerror or e}", file=sys.stderr)
         return 2
     return 0
 

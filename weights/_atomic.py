@@ -3,6 +3,8 @@ import contextlib
 import os
 import tempfile
 
+from .errors import WeightsError, located
+
 
 @contextlib.contextmanager
 def atomic_output(path):
@@ -13,7 +15,10 @@ def atomic_output(path):
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as e:  # no such directory, no permission: name the file asked for, not the temporary one
+        raise WeightsError(located(f"cannot write: {e.strerror or e}", path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp creates the file 0600; a weights file should get the permissions any new file gets.

@@ -99,6 +99,9 @@ class _SafetensorsArrays(Mapping):
             return bits.view(np.float32).reshape(shape)
         return np.frombuffer(self._buf, _DTYPES[code], count, self._start + begin).reshape(shape)
 
+    def __contains__(self, name):
+        return name in self._entries
+
     def __iter__(self):
         return iter(self._entries)
 

@@ -49,7 +49,8 @@ def save_wts(weights, path, progress=None, allow_nonfinite=False):
         raise WeightsError(located("nothing to write: tensorrtx's loader needs at least one tensor", path))
     for name in names:
         _check_name(name, path)
-    total = sum(int(np.size(weights[name])) for name in names)
+    # Checked before the file is created; np.asarray is free for arrays, and takes CPU torch tensors too.
+    total = sum(_real_array(weights[name], name, path).size for name in names)
     done = 0
     with atomic_output(path) as f:
         f.write(b"%d\n" % len(names))

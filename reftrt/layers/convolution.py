@@ -214,9 +214,14 @@ class IConvolutionLayer(_ConvBase):
         out_shape = batch + [self.num_output_maps] + outs
         if x.is_meta:
             return [torch.empty(out_shape, dtype=x.dtype, device="meta")]
-        xp = F.pad(x3.float(), pad_spec(pads))
         conv = F.conv2d if n == 2 else F.conv3d
-        y = conv(xp, w, b, stride=stride, dilation=dilation, groups=self.num_groups)
+        if all(before == after for before, after in pads):
+            # Symmetric zero padding: let the convolution pad (no padded copy of the input; same result).
+            y = conv(x3.float(), w, b, stride=stride, padding=[before for before, _ in pads], dilation=dilation,
+                     groups=self.num_groups)
+        else:
+            xp = F.pad(x3.float(), pad_spec(pads))
+            y = conv(xp, w, b, stride=stride, dilation=dilation, groups=self.num_groups)
         # The formula's O can be smaller than what the padded input allows (a window ending in the extra
         # EXPLICIT_ROUND_UP zeros is never partial), so keep exactly O positions.
         y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]

@@ -17,7 +17,6 @@ Mean((X - Mean(X, axes))^2, axes).
 """
 import torch
 
-from .. import _version
 from .._enums import DataType
 from .._graph import ILayer, Param
 from ._common import enum_param, float_param, int_param, network_method, tensor_arg

@@ -1,4 +1,5 @@
-"""Reduce layer (IReduceLayer). NvInfer.h `IReduceLayer`, `ReduceOperation` and `addReduce`; Cookbook Reduce/case_simple.
+"""Reduce layer (IReduceLayer). NvInfer.h `IReduceLayer`, `ReduceOperation` and `addReduce`; Cookbook
+Reduce/case_simple.
 
 - `axes` is a bitmask: bit i reduces dimension i. `keep_dims` keeps the reduced dimensions with length 1, otherwise
   they are removed (reducing every dimension without keep_dims gives a 0-D tensor).

@@ -71,11 +71,14 @@ def bool_like(value):
     raise TypeError(f"expected a bool, got {type(value).__name__}")
 
 
+def _float32_param(value):
+    return float(np.float32(float_param(value)))  # a C++ float
+
+
 def _scales_param(value):
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"scales: expected a sequence of floats, got {type(value).__name__}")
-    # Stored as C++ floats.
-    return [float(np.float32(float_param(v))) for v in value]
+    return [_float32_param(v) for v in value]
 
 
 class _OutputShape(Param):
@@ -141,7 +144,7 @@ class IResizeLayer(ILayer):
                                       enum_param(ResizeCoordinateTransformation))
     selector_for_single_pixel = Param(ResizeSelector.FORMULA, enum_param(ResizeSelector))
     nearest_rounding = Param(ResizeRoundMode.FLOOR, enum_param(ResizeRoundMode))
-    cubic_coeff = Param(-0.75, float_param)
+    cubic_coeff = Param(-0.75, _float32_param)
     exclude_outside = Param(False, bool_like)
     # None (the input shape), "shape" or "scales": which of the two static parameters was set last.
     _size_mode = Param(None, readonly=True)

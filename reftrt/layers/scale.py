@@ -74,9 +74,11 @@ class IScaleLayer(ILayer):
         if x.is_meta:
             return [torch.empty(x.shape, dtype=out_type, device="meta")]
         y = x.float()
-        if scale is not None:
+        if scale is not None and shift is not None:
+            y = torch.addcmul(shift, y, scale)  # one pass over the data instead of two
+        elif scale is not None:
             y = y * scale
-        if shift is not None:
+        elif shift is not None:
             y = y + shift
         if power is not None:
             y = torch.pow(y, power)

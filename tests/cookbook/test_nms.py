@@ -1,64 +1,71 @@
 """Cookbook NMS: every case of cookbook/02-API/Layer/NMS/main.py against NMS.log (TensorRT 10.16).
 
-The cases draw boxes and scores with np.random; the recorded inputs are read back from the log and fed again.
-SelectedIndices has a data-dependent shape (-1, 3): it is read through an IOutputAllocator, as the Cookbook's
-TRTWrapperDDS does.
+The cases draw boxes and scores with an unseeded np.random: the printed inputs are fed again. SelectedIndices has a
+data-dependent shape (-1, 3): the harness reads it through an IOutputAllocator, as the Cookbook's TRTWrapperDDS
+does. Both cases set indices_type, which exists in the 11.x API only (skipped under REFTRT_TRT_VERSION=10.3).
 
-NumOutputBoxes of case_simple: the log prints 100, but the SelectedIndices it prints in the same run has 105 rows,
-and NumOutputBoxes is specified as "the number of output boxes in SelectedIndices". The upstream history of this
-log shows the same run (same timestamps, same random inputs) recorded as 105 in commit 99a4b0e5 ("v1.6.0-trt10.16:
-add trex"); the squashed commit df11b652 changed only that line to 100. reftrt gives 105, consistent with the
-printed rows and the header; this test asserts that and documents the edited line.
+NumOutputBoxes of case_simple: the log prints 100, but the SelectedIndices printed in the same run has 105 rows, and
+NumOutputBoxes is specified as "the number of output boxes in SelectedIndices" (NvInfer.h). The upstream history of
+this log shows the same run (same timestamps, same random inputs) recorded as 105 in commit 99a4b0e5 ("v1.6.0-
+trt10.16: add trex"); the squashed commit df11b652 changed only that line, to 100. reftrt gives the row count, 105;
+these tests assert that and pin the edited line. Every selected index and its order match the log in both cases.
 """
 import numpy as np
 import pytest
 
 import reftrt as trt
-from tests.cookbook.test_resize import LOG_DIR, Engine, read_runs
+from tests.cookbook.harness import assert_case, log_inputs, run
+from tests.cookbook.test_resize import layer_attributes, logged_attributes
+from tests.cookbook.logs import load_log
 
-LOG = "NMS"
-HAS_INDICES_TYPE = hasattr(trt.INMSLayer, "indices_type")
+LOG = load_log("NMS")
 SELECTED, COUNT = "(Unnamed Layer* 1) [NMS]_output", "(Unnamed Layer* 1) [NMS]_output (1)"
+api_11 = pytest.mark.skipif(not hasattr(trt.INMSLayer, "indices_type"), reason="indices_type is TensorRT 11 API")
 
 
-def _run(case, four_args):
-    run = read_runs(LOG, case)[0]
-    data = {"tensor": run.array("tensor").astype(np.float32), "tensor1": run.array("tensor1").astype(np.float32)}
+def _check(case_name, four_args):
+    case = LOG.case(case_name)
+    data = log_inputs(case)
     assert data["tensor"].shape == (5, 3, 4) and data["tensor1"].shape == (5, 3, 10)
-    tw = Engine()
-    tensor0 = tw.network.add_input("tensor", trt.DataType.FLOAT, data["tensor"].shape)
-    tensor1 = tw.network.add_input("tensor1", trt.DataType.FLOAT, data["tensor1"].shape)
-    max_output = tw.network.add_constant([], np.int32(20).reshape(-1))
-    if four_args:
-        layer = tw.network.add_nms(tensor0, tensor1, max_output.get_output(0), trt.DataType.INT64)
-        assert layer.indices_type == trt.DataType.INT64
-    else:
-        layer = tw.network.add_nms(tensor0, tensor1, max_output.get_output(0))
-        assert layer.indices_type == trt.DataType.INT32
-    assert layer.topk_box_limit == 5000 and layer.bounding_box_format == trt.BoundingBoxFormat.CORNER_PAIRS
-    layer.indices_type = trt.DataType.INT64
-    layer.topk_box_limit = 100
-    layer.bounding_box_format = trt.BoundingBoxFormat.CENTER_SIZES
-    assert tuple(layer.get_output(0).shape) == (-1, 3) and tuple(layer.get_output(1).shape) == ()
-    tw.build([layer.get_output(0), layer.get_output(1)])
-    return run, tw.check(run, data, skip=(COUNT,))
+    seen = {}
+
+    def build(b):
+        tensor0 = b.network.add_input("tensor", trt.float32, data["tensor"].shape)
+        tensor1 = b.network.add_input("tensor1", trt.float32, data["tensor1"].shape)
+        max_output = b.network.add_constant([], np.int32(20).reshape(-1))
+        if four_args:
+            layer = b.network.add_nms(tensor0, tensor1, max_output.get_output(0), trt.int64)
+        else:
+            layer = b.network.add_nms(tensor0, tensor1, max_output.get_output(0))
+        seen["defaults"] = (layer.indices_type, layer.topk_box_limit, layer.bounding_box_format)
+        layer.indices_type = trt.int64
+        layer.topk_box_limit = 100
+        layer.bounding_box_format = trt.BoundingBoxFormat.CENTER_SIZES
+        seen["attributes"] = layer_attributes(layer)
+        assert tuple(layer.get_output(0).shape) == (-1, 3) and tuple(layer.get_output(1).shape) == ()
+        return [layer.get_output(0), layer.get_output(1)]
+
+    result = run(build, data)
+    assert_case(result, case, skip=(COUNT,))
+    return result, case, seen
 
 
-@pytest.mark.skipif(not HAS_INDICES_TYPE, reason="indices_type is TensorRT 11 API")
+@api_11
 def test_case_simple():
-    run, buffers = _run("case_simple", four_args=True)
-    rows = run.array(SELECTED).shape[0]
-    assert rows == 105 and int(buffers[COUNT]) == rows
-    assert int(run.array(COUNT)) == 100  # the hand-edited line, see the module docstring
+    result, case, seen = _check("case_simple", four_args=True)
+    assert seen["attributes"] == logged_attributes(case)
+    assert seen["defaults"] == (trt.int64, 5000, trt.BoundingBoxFormat.CORNER_PAIRS)
+    rows = case.blocks[0][SELECTED].shape[0]
+    assert rows == 105 and int(result[COUNT]) == rows
+    assert int(case.blocks[0][COUNT]) == 100  # the edited line, see the module docstring
 
 
-@pytest.mark.skipif(not HAS_INDICES_TYPE, reason="indices_type is TensorRT 11 API")
+@api_11
 def test_case_deprecated():
-    run, buffers = _run("case_deprecated", four_args=False)
-    assert int(buffers[COUNT]) == int(run.array(COUNT)) == run.array(SELECTED).shape[0] == 92
+    result, case, seen = _check("case_deprecated", four_args=False)
+    assert seen["defaults"] == (trt.int32, 5000, trt.BoundingBoxFormat.CORNER_PAIRS)
+    assert int(result[COUNT]) == int(case.blocks[0][COUNT]) == case.blocks[0][SELECTED].shape[0] == 92
 
 
-def test_enum_members_as_logged():
-    text = open(f"{LOG_DIR}/{LOG}.log").read()
-    assert "Members of tensorrt.tensorrt.BoundingBoxFormat:\n 0 -> CORNER_PAIRS\n 1 -> CENTER_SIZES\n" in text
-    assert int(trt.BoundingBoxFormat.CORNER_PAIRS) == 0 and int(trt.BoundingBoxFormat.CENTER_SIZES) == 1
+def test_enum_members():
+    assert {k: int(v) for k, v in trt.BoundingBoxFormat.__members__.items()} == LOG.enums["BoundingBoxFormat"]

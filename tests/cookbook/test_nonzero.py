@@ -1,16 +1,21 @@
 """Cookbook NonZero: every case of cookbook/02-API/Layer/NonZero/main.py against NonZero.log (TensorRT 10.16).
 
-The output has a data-dependent shape (3, -1): it is read through an IOutputAllocator, as the Cookbook's TRTWrapperDDS
-does. add_non_zero's indices_type argument and the indices_type property exist in the 11.x API only.
+The output has a data-dependent shape (3, -1): the harness reads it through an IOutputAllocator, as the
+Cookbook's TRTWrapperDDS does. Both cases use indices_type (and case_simple the 2-argument add_non_zero), which
+exist in the 11.x API only: under REFTRT_TRT_VERSION=10.3 they are skipped, and tests/reftrt/test_resize_family.py
+checks the 10.3 API (INT32 indices, no indices_type).
 """
 import numpy as np
 import pytest
 
 import reftrt as trt
-from tests.cookbook.test_resize import Engine, read_runs
+from tests.cookbook.harness import assert_case, run
+from tests.cookbook.test_resize import layer_attributes, logged_attributes
+from tests.cookbook.logs import load_log
 
-LOG = "NonZero"
-HAS_INDICES_TYPE = hasattr(trt.INonZeroLayer, "indices_type")
+LOG = load_log("NonZero")
+pytestmark = pytest.mark.skipif(not hasattr(trt.INonZeroLayer, "indices_type"),
+                                reason="indices_type is TensorRT 11 API")
 
 
 def _data():
@@ -21,26 +26,31 @@ def _data():
     return {"tensor": data}
 
 
-def _run(case, two_args):
-    data = _data()
-    tw = Engine()
-    tensor = tw.network.add_input("tensor", trt.DataType.FLOAT, data["tensor"].shape)
-    if two_args:
-        layer = tw.network.add_non_zero(tensor, trt.DataType.INT64)
-    else:
-        layer = tw.network.add_non_zero(tensor)
-        assert layer.indices_type == trt.DataType.INT32
-    layer.indices_type = trt.DataType.INT64
-    assert layer.indices_type == trt.DataType.INT64
-    assert tuple(layer.get_output(0).shape) == (3, -1)
-    tw.build([layer.get_output(0)]).check(read_runs(LOG, case)[0], data)
+def _check(case_name, two_args):
+    seen = {}
+
+    def build(b):
+        tensor = b.network.add_input("tensor", trt.float32, (3, 4, 5))
+        if two_args:
+            layer = b.network.add_non_zero(tensor, trt.int64)
+        else:
+            layer = b.network.add_non_zero(tensor)
+            seen["default"] = layer.indices_type
+        layer.indices_type = trt.int64
+        seen["attributes"] = layer_attributes(layer)
+        assert tuple(layer.get_output(0).shape) == (3, -1)
+        return [layer.get_output(0)]
+
+    case = LOG.case(case_name)
+    assert_case(run(build, _data()), case)
+    return seen, case
 
 
-@pytest.mark.skipif(not HAS_INDICES_TYPE, reason="indices_type is TensorRT 11 API")
 def test_case_simple():
-    _run("case_simple", two_args=True)
+    seen, case = _check("case_simple", two_args=True)
+    assert seen["attributes"] == logged_attributes(case)
 
 
-@pytest.mark.skipif(not HAS_INDICES_TYPE, reason="indices_type is TensorRT 11 API")
 def test_case_deprecated():
-    _run("case_deprecated", two_args=False)
+    seen, _ = _check("case_deprecated", two_args=False)
+    assert seen["default"] == trt.int32

@@ -1,0 +1,84 @@
+"""YOLOv5 weights as users bring them: a train.py checkpoint through tools/gen_wts.py, and tensorrtx's .wts."""
+import copy
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers.refmodels import yolov5_model
+
+import netdefs
+
+pytest.importorskip("yolov5")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rel_err(a, b):
+    return float(np.abs(np.asarray(a, np.float64) - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def raw_reference(model, x):
+    with torch.no_grad():
+        return [r.numpy() for r in model(torch.from_numpy(x))[1]]
+
+
+def test_train_checkpoint_through_gen_wts_builds(tmp_path):
+    """{'model', 'ema', 'optimizer', ...} with fp16 modules, as YOLOv5's train.py saves it (a pickle of code)."""
+    model = yolov5_model("yolov5n", seed=4)
+    ema = yolov5_model("yolov5n", seed=5)
+    ckpt = {"epoch": 3, "best_fitness": None, "model": copy.deepcopy(model).half(), "ema": copy.deepcopy(ema).half(),
+            "updates": 10, "optimizer": None, "opt": {}, "git": None, "date": "2026-11-23"}
+    pt = tmp_path / "last.pt"
+    torch.save(ckpt, pt)
+    wts = tmp_path / "yolov5n.wts"
+    cmd = [sys.executable, str(ROOT / "tools" / "gen_wts.py"), str(pt), "-o", str(wts)]
+    refused = subprocess.run(cmd, capture_output=True, text=True)
+    assert refused.returncode != 0 and "--trust-pickle" in refused.stderr and "Traceback" not in refused.stderr
+    assert not wts.exists()
+    done = subprocess.run(cmd + ["--trust-pickle", "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # YOLOv5 loads (ckpt.get('ema') or ckpt['model']): the EMA weights, stored in fp16.
+    reference = copy.deepcopy(ema).half().float().eval()
+    x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    out = netdefs.build("yolov5n", str(wts), backend="reference", head="raw", imgsz=64, quiet=True)(x)
+    for i, r in enumerate(raw_reference(reference, x)):
+        assert rel_err(out[f"raw{i}"], r) <= 1e-4
+
+
+def tensorrtx_gen_wts(model, path):
+    """tensorrtx yolov5 gen_wts.py's output, reimplemented here: anchor_grid and strides registered as buffers,
+    then one float at a time, `name count` and ` hex` per value (a double space after the count)."""
+    detect = model.model[-1]
+    anchor_grid = detect.anchors * detect.stride[..., None, None]
+    delattr(detect, "anchor_grid")
+    detect.register_buffer("anchor_grid", anchor_grid)
+    detect.register_buffer("strides", detect.stride)
+    with open(path, "w") as f:
+        state = model.state_dict()
+        f.write("{}\n".format(len(state.keys())))
+        for k, v in state.items():
+            vr = v.reshape(-1).cpu().numpy()
+            f.write("{} {} ".format(k, len(vr)))
+            for vv in vr:
+                f.write(" ")
+                f.write(struct.pack(">f", float(vv)).hex())
+            f.write("\n")
+
+
+def test_tensorrtx_wts_builds_and_matches(tmp_path):
+    model = yolov5_model("yolov5n", seed=6)
+    x = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
+    expected = raw_reference(model, x)
+    wts = tmp_path / "yolov5n.wts"
+    tensorrtx_gen_wts(copy.deepcopy(model), wts)
+    out = netdefs.build("yolov5n", str(wts), backend="reference", head="raw", imgsz=64, quiet=True)(x)
+    for i, r in enumerate(expected):
+        assert rel_err(out[f"raw{i}"], r) <= 1e-4
+    dec = netdefs.build("yolov5n", str(wts), backend="reference", head="decode", imgsz=64, quiet=True)(x)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x))[0].numpy()
+    assert rel_err(dec["pred"], ref) <= 1e-4
