@@ -61,3 +61,19 @@ def yolov5_model(model="yolov5s", seed=0, nc=None):
 
 def state_dict_arrays(model):
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def yolov5_v50_model(seed=0, width=0.25, depth=0.33):
+    """YOLOv5 as released in v5.0 (Focus stem, SPP, C3 after SPP), from a yaml-equivalent dict."""
+    import contextlib
+    import io
+    from yolov5.models.yolo import DetectionModel
+    from netdefs.yolov5 import ANCHORS_P5, BACKBONE_V50, NECK_P5
+    up = lambda row: [row[0], row[1], "nn.Upsample" if row[2] == "Upsample" else row[2], row[3]]
+    cfg = {"nc": 80, "depth_multiple": depth, "width_multiple": width, "anchors": ANCHORS_P5,
+           "backbone": [list(r) for r in BACKBONE_V50],
+           "head": [up(r) for r in NECK_P5] + [[[17, 20, 23], 1, "Detect", ["nc", "anchors"]]]}
+    torch.manual_seed(seed)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        m = DetectionModel(cfg)
+    return randomise(m.float(), seed)

@@ -110,3 +110,14 @@ def test_dynamic_batch_fills_every_slot():
         np.testing.assert_allclose(batched[i:i + 1], single, rtol=1e-5, atol=1e-5)
     with pytest.raises(netdefs.UserError, match="outside the engine's profile"):
         engine(np.zeros((5, 3, 64, 64), np.float32))
+
+
+def test_v50_focus_spp_variant_matches_pytorch():
+    from tests.helpers.refmodels import yolov5_v50_model
+    model = yolov5_v50_model(seed=8)
+    weights = state_dict_arrays(model)
+    assert describe_weights((k, v.shape) for k, v in weights.items()) == ("yolov5n-v5.0", 80)
+    x = np.random.default_rng(3).random((1, 3, 64, 64), dtype=np.float32)
+    pred_ref, raw_ref = reference(model, x)
+    out = netdefs.build("yolov5n-v5.0", weights, backend="reference", head="decode", imgsz=64, quiet=True)(x)
+    assert rel_err(out["pred"], pred_ref.numpy()) <= 1e-4
