@@ -4,14 +4,16 @@
     python benchmarks/bench_weights.py                   # 100M float32 parameters, ~3 GB of temporary files
     python benchmarks/bench_weights.py --params 200000   # a quick check that it runs
 
+Every time is the best of `--repeat` runs (3). Wall-clock and CPU times are both reported: on a shared machine
+the CPU time is the steadier of the two.
+
 - `.wts` write / read: ours against tensorrtx's gen_wts.py loop (`struct.pack('>f', v).hex()` per value) and the
-  obvious Python reader (`int(x, 16)` per value). The baselines take about 1 us per value, so by default they are
+  obvious Python reader (`int(x, 16)` per value). The baselines take 0.3 to 1 us per value, so by default they are
   timed on a 2M-value sample and scaled linearly to the full size (said in the table). Files go to /dev/shm (RAM)
   when there is one, so that both sides are measured on the code, not on the disk: a 900 MB `.wts` written
-  durably (ours fsyncs) takes 5 s on a 180 MB/s disk whatever the code; `--dir` puts them elsewhere. Wall-clock
-  and CPU times are both reported: on a shared machine the CPU time is the steadier of the two.
+  durably (ours fsyncs) takes 5 s on a 180 MB/s disk whatever the code; `--dir` puts them elsewhere.
 - safetensors load: `weights.load` plus touching every page of every tensor (everything in memory, zero-copy),
-  against `open(path, 'rb').read()` of the same file; best of several runs, page cache warm for both.
+  against `open(path, 'rb').read()` of the same file, page cache warm for both.
 - peak memory of `tools/gen_wts.py` converting a `.pt` to safetensors and to `.wts`, and `.wts` to safetensors,
   in a child process: the peak resident set during the conversion minus the resident set before it (so that
   importing torch, ~0.6 GB, is not counted), against the weights' size.

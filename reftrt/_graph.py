@@ -10,6 +10,8 @@ Every layer computes its outputs with one torch function, `_forward`. The same f
 Tensors whose values are small and known while building (shape tensors, constants) are computed for real, so shape
 arithmetic (Shape -> Gather -> Concatenation -> Shuffle) resolves like TensorRT's build-time shape analysis.
 """
+import time
+
 import torch
 
 from . import _version
@@ -63,7 +65,19 @@ def layer_params(cls):
     return params
 
 
-class ITensor:
+class _Strict:
+    """Refuse attributes the class does not define, as pybind11 objects do (`layer.strides = ...` is a typo that
+    real TensorRT reports with AttributeError; a plain Python object would silently keep it)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_") and not hasattr(type(self), name):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        object.__setattr__(self, name, value)
+
+
+class ITensor(_Strict):
     """A tensor of the network: a network input, or an output of a layer."""
 
     def __init__(self, network, name, producer=None, index=0):
@@ -183,7 +197,7 @@ class ITensor:
         return f"<reftrt.ITensor {self._name!r}>"
 
 
-class ILayer:
+class ILayer(_Strict):
     """Base of all layers. Subclasses set `_layer_type` (LayerType member name), `_type_str` (the name TensorRT
     prints in "(Unnamed Layer* 0) [Convolution]"), declare their parameters as `Param`s, and implement `_forward`.
     """
@@ -402,7 +416,7 @@ def run_layer(layer, inputs, ctx, out_dtypes=None):
     return outputs
 
 
-class INetworkDefinition:
+class INetworkDefinition(_Strict):
     """A network: inputs, layers, outputs. Created by Builder.create_network()."""
 
     def __init__(self, builder=None, flags=0):
@@ -760,6 +774,54 @@ def _probe_input(tensor, size):
     shape = [size if d < 0 else d for d in tensor._input_shape]
     dtype = torch_dtype(tensor._input_dtype)
     return torch.empty(shape, dtype=dtype, device="meta")
+
+
+def schedule(layers, keep, out_dtypes=None):
+    """The run-time steps for `layers` (topological order), computed once per engine: for each layer its input and
+    output tensors, its output types (`out_dtypes(layer)`), and the tensors to free after it (their last use, unless
+    in `keep`)."""
+    last_use = {}
+    for position, layer in enumerate(layers):
+        for t in layer._inputs:
+            if t is not None:
+                last_use[t] = position
+    steps = []
+    for position, layer in enumerate(layers):
+        frees = tuple(t for t in dict.fromkeys(layer._inputs)
+                      if t is not None and last_use[t] == position and t not in keep)
+        steps.append((layer, tuple(layer._inputs), tuple(layer._outputs),
+                      out_dtypes(layer) if out_dtypes else None, frees))
+    return steps
+
+
+def execute(steps, ctx, values, on_tensor=None, timer=None):
+    """Run `schedule` steps on real tensors (`values`: ITensor -> tensor, holding the network inputs); errors
+    propagate as LayerError naming the layer. What `evaluate` does at run time, without its per-run bookkeeping.
+    `timer(layer, seconds)` (optional) gets each layer's time."""
+    for layer, ins, outs, dtypes, frees in steps:
+        start = time.perf_counter() if timer is not None else 0
+        try:
+            inputs = [None if t is None else values[t] for t in ins]
+        except KeyError:
+            raise LayerError(f"{layer._name}: an input tensor was not computed") from None
+        try:
+            outputs = run_layer(layer, inputs, ctx, dtypes)
+        except (UnknownValue, LayerError):
+            raise
+        except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as e:
+            raise LayerError(f"{layer._name}: {e}") from e
+        del inputs
+        if len(outputs) != len(outs):
+            raise AssertionError(f"{layer._name}: produced {len(outputs)} outputs, expected {len(outs)}")
+        for t, value in zip(outs, outputs):
+            values[t] = value
+            if on_tensor is not None:
+                on_tensor(t, value)
+        for t in frees:
+            values.pop(t, None)
+        if timer is not None:
+            timer(layer, time.perf_counter() - start)
+    return values
 
 
 def evaluate(layers, ctx, values, errors=None, out_dtypes=None, keep=None, on_tensor=None):

@@ -6,7 +6,6 @@ infer_shapes, set_tensor_address, execute_async_v3, and IOutputAllocator for dat
 """
 import ctypes
 import json
-import time
 
 import torch
 
@@ -15,7 +14,7 @@ from ._builder import ILogger, IHostMemory, log
 from ._enums import (DataType, EngineCapability, ExecutionContextAllocationStrategy, HardwareCompatibilityLevel,
                      LayerInformationFormat, ProfilingVerbosity, Severity, TensorFormat, TensorIOMode,
                      TensorLocation)
-from ._graph import Context, LayerError, evaluate
+from ._graph import Context, LayerError, evaluate, execute, schedule
 from ._types import Dims, as_dims, torch_dtype
 
 
@@ -526,10 +525,7 @@ class IExecutionContext:
                 raise LayerError(f"Address is not set for input tensor {t.name}")
             feeds[t] = host_tensor(self._addresses.get(t.name, 0), self._shapes[t.name], plan.dtypes[t])
         debug = [t for t in plan.debug if self._debug_state.get(t.name)]
-        keep = set(plan.outputs) | set(debug)
-
-        def out_dtypes(layer):
-            return [torch_dtype(plan.dtypes[t]) for t in layer._outputs]
+        keep = frozenset(plan.outputs) | frozenset(debug)
 
         on_tensor = None
         if debug and self._debug_listener is not None:
@@ -539,20 +535,24 @@ class IExecutionContext:
                 if t in wanted:
                     self._report_debug(t, value, stream)
 
+        timer = None
         if self.profiler is not None:
-            values = self._run_profiled(feeds, out_dtypes, keep, on_tensor)
-        else:
-            values, _ = evaluate(plan.layers, Context(), feeds, None, out_dtypes, keep, on_tensor)
+            def timer(layer, seconds):
+                self.profiler.report_layer_time(layer.name, seconds * 1e3)
+
+        values = execute(self._steps(keep), Context(), feeds, on_tensor, timer)
         for t in plan.outputs:
             self._write_output(t, values[t], out_shapes[t.name], stream)
 
-    def _run_profiled(self, feeds, out_dtypes, keep, on_tensor):
-        values = feeds
-        for layer in self._plan.layers:
-            start = time.perf_counter()
-            evaluate([layer], Context(), values, None, out_dtypes, None, on_tensor)
-            self.profiler.report_layer_time(layer.name, (time.perf_counter() - start) * 1e3)
-        return values
+    def _steps(self, keep):
+        """The plan's run-time schedule for the tensors to keep, computed once per engine and set of kept tensors."""
+        plan = self._plan
+        cache = plan.__dict__.setdefault("_schedules", {})
+        steps = cache.get(keep)
+        if steps is None:
+            steps = cache[keep] = schedule(plan.layers, keep,
+                                           lambda layer: [torch_dtype(plan.dtypes[t]) for t in layer._outputs])
+        return steps
 
     def _write_output(self, t, value, expected, stream):
         dims = list(value.shape)

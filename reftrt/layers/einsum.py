@@ -53,8 +53,9 @@ def parse(equation):
 
 
 def _equation_param(value):
-    parse(value)  # TypeError for a non-string; syntax is checked by the setter
-    return value
+    if not isinstance(value, str):
+        raise TypeError(f"equation: expected a str, got {type(value).__name__}")
+    return value  # add_einsum and the setter check the syntax
 
 
 class IEinsumLayer(ILayer):
@@ -68,8 +69,7 @@ class IEinsumLayer(ILayer):
 
     @equation.setter
     def equation(self, value):
-        if not isinstance(value, str):
-            raise TypeError(f"equation: expected a str, got {type(value).__name__}")
+        _equation_param(value)
         try:
             parse(value)
         except ValueError as e:

@@ -4,7 +4,7 @@ Reduce/case_simple.
 - `axes` is a bitmask: bit i reduces dimension i. `keep_dims` keeps the reduced dimensions with length 1, otherwise
   they are removed (reducing every dimension without keep_dims gives a 0-D tensor).
 - Input types: INT8, INT32, INT64, HALF, FLOAT, BF16 (the header: "a reduction across a non-bool tensor"; the
-  Cookbook's type list). The output has the input's type.
+  Cookbook's type list), rank >= 1 (the Cookbook). The output has the input's type.
 - Reducing an empty volume gives the header's table: SUM 0, PROD 1, MAX -inf / the type's minimum, MIN +inf / the
   type's maximum, AVG NaN for floating point and 0 for integers.
 - ReduceOperation.NONE (TensorRT 11) "is applicable to Multi-Device mode only" (IDistCollectiveLayer): reftrt
@@ -94,6 +94,8 @@ class IReduceLayer(ILayer):
             self._fail("ReduceOperation.NONE is only valid in a DistCollective layer")
         if x.dtype not in _TYPES:
             self._fail(f"Reduce does not accept {x.dtype} inputs (INT8, INT32, INT64, HALF, FLOAT or BF16)")
+        if x.dim() < 1:
+            self._fail("the input must have rank >= 1")
         axes = mask_axes(self, self.axes, x.dim())
         if x.is_meta:
             if self.keep_dims:

@@ -351,12 +351,16 @@ def test_reduce_empty_volume_and_all_axes():
     layer, (out,) = run_layer(lambda net, t: net.add_reduce(t, trt.ReduceOperation.SUM, 0b11, False), y)
     assert out.shape == () and layer.get_output(0).shape == ()
     close32(out, y.astype(np.float64).sum())
+    _, (out,) = run_layer(lambda net, t: net.add_reduce(t, trt.ReduceOperation.SUM, 0, False), y)
+    np.testing.assert_array_equal(out, y)  # reftrt's choice for axes = 0: nothing is reduced
 
 
 def test_reduce_rejected():
     x = np.ones((2, 3), np.float32)
     assert_rejected(lambda net, t: net.add_reduce(t, trt.ReduceOperation.SUM, 0b100, False), x, words=["axes"])
     assert_rejected(lambda net, t: net.add_reduce(t, trt.ReduceOperation.SUM, 1, False), np.ones((2,), bool))
+    assert_rejected(lambda net, t: net.add_reduce(t, trt.ReduceOperation.SUM, 0, False), np.ones((), np.float32),
+                    words=["rank"])
     if IS_11:
         assert_rejected(lambda net, t: net.add_reduce(t, trt.ReduceOperation.NONE, 1, False), x, words=["NONE"])
     with pytest.raises(TypeError):
@@ -820,3 +824,33 @@ def test_strongly_typed_mismatch_names_the_layer():
         return net.add_elementwise(h, b, trt.ElementWiseOperation.SUM)
 
     assert_rejected(make, np.ones((2,), np.float32), np.ones((2,), np.float32), words=["same type"])
+
+
+def test_shape_tensor_arithmetic():
+    """Reduce, ElementWise, Unary and Select on shape tensors (Shape -> ... -> Shuffle's reshape dimensions):
+    the reshape resolves per run, and at definition time the dimension depending on the input reads -1."""
+    seen = {}
+
+    def build(b):
+        x = b.network.add_input("x", F32, (-1, 3, 4))
+        b.profile.set_shape("x", (1, 3, 4), (2, 3, 4), (6, 3, 4))
+        shape = b.network.add_shape(x).get_output(0)
+        volume = b.network.add_reduce(shape, trt.ReduceOperation.PROD, 1, True).get_output(0)  # [N * 12]
+        three = b.network.add_constant((1,), np.array([3], np.int64)).get_output(0)
+        rows = b.network.add_elementwise(volume, three, trt.ElementWiseOperation.FLOOR_DIV).get_output(0)
+        minus = b.network.add_unary(three, trt.UnaryOperation.NEG).get_output(0)
+        big = b.network.add_elementwise(rows, three, trt.ElementWiseOperation.GREATER).get_output(0)
+        first = b.network.add_select(big, rows, minus).get_output(0)  # N*4 when > 3, else -3 (never taken here)
+        dims = b.network.add_concatenation([first, three]).get_output(0)
+        shuffle = b.network.add_shuffle(x)
+        shuffle.set_input(1, dims)
+        seen["shape"] = tuple(shuffle.get_output(0).shape)
+        return [shuffle.get_output(0)]
+
+    for n in (1, 2, 5):
+        x = rng(100 + n).standard_normal((n, 3, 4)).astype(np.float32)
+        result = run(build, {"x": x})
+        assert result.ran, result.explain()
+        (out,) = result.outputs.values()
+        np.testing.assert_array_equal(out, x.reshape(n * 4, 3))
+    assert seen["shape"] == (-1, 3)
