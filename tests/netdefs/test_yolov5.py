@@ -1,4 +1,6 @@
 """YOLOv5 parity with the `yolov5` package (7.0.14), built from its yaml with seeded random weights."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -121,3 +123,30 @@ def test_v50_focus_spp_variant_matches_pytorch():
     pred_ref, raw_ref = reference(model, x)
     out = netdefs.build("yolov5n-v5.0", weights, backend="reference", head="decode", imgsz=64, quiet=True)(x)
     assert rel_err(out["pred"], pred_ref.numpy()) <= 1e-4
+
+
+def test_builds_on_the_tensorrt_10_3_api(tmp_path):
+    """JetPack 6 ships TensorRT 10.3: the same netdef builds there, fp16 through the STRONGLY_TYPED network flag."""
+    import os
+    import subprocess
+    import sys
+    model = yolov5_model("yolov5n", seed=12)
+    from weights import save_safetensors
+    save_safetensors(state_dict_arrays(model), tmp_path / "w.safetensors")
+    x = np.random.default_rng(5).random((1, 3, 64, 64), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    script = (
+        "import sys, numpy as np, reftrt, netdefs\n"
+        "assert reftrt.__version__.startswith('10.3')\n"
+        "x = np.load(sys.argv[1] + '/x.npy')\n"
+        "for p in ('fp32', 'fp16'):\n"
+        "    e = netdefs.build('yolov5n', sys.argv[1] + '/w.safetensors', backend='reference', head='raw',\n"
+        "                      imgsz=64, precision=p, quiet=True)\n"
+        "    np.save(sys.argv[1] + f'/{p}.npy', e(x)['raw0'])\n")
+    env = dict(os.environ, REFTRT_TRT_VERSION="10.3")
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True,
+                       cwd=str(Path(__file__).resolve().parents[2]))
+    assert r.returncode == 0, r.stderr[-2000:]
+    _, raw_ref = reference(model, x)
+    assert rel_err(np.load(tmp_path / "fp32.npy"), raw_ref[0].numpy()) <= 1e-4
+    assert rel_err(np.load(tmp_path / "fp16.npy"), raw_ref[0].numpy()) <= 2e-2
