@@ -5,7 +5,6 @@ unpickled where its class imports, as YOLOv5's checkpoints need YOLOv5's `models
 """
 import pickle
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -111,10 +111,11 @@ def test_bad_headers_give_one_line_errors(tmp_path, header, data, message):
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
 
 
-def test_truncated_header(tmp_path):
+@pytest.mark.parametrize("length", [1000, 0x80])  # 0x80 is also the first byte of a pickle
+def test_truncated_header(tmp_path, length):
     path = tmp_path / "t.safetensors"
-    path.write_bytes((1000).to_bytes(8, "little") + b'{"x":')
-    with pytest.raises(FormatError, match="the header claims 1000 bytes but the file has 5"):
+    path.write_bytes(length.to_bytes(8, "little") + b'{"x":')
+    with pytest.raises(FormatError, match=f"the header claims {length} bytes but the file has 5"):
         weights.load(path)
 
 

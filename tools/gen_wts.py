@@ -90,11 +90,11 @@ def convert(args, note):
         if stripped:
             note(f"removed the prefix {args.strip_prefix!r} from every name")
     dtype = None if args.dtype == "keep" else np.dtype(args.dtype)
-    metadata = dict(source.metadata, source=os.path.basename(args.checkpoint), source_sha256=source.sha256,
-                    converted_by="trt-netdefs tools/gen_wts.py")
+    metadata = None  # .wts has no place for it
     if output_kind == ".safetensors":
         floats = {(dtype or arrays[n].dtype).name for n in arrays if arrays[n].dtype.kind == "f"}
-        metadata["dtype"] = ",".join(sorted(floats))
+        metadata = dict(source.metadata, source=os.path.basename(args.checkpoint), source_sha256=source.sha256,
+                        converted_by="trt-netdefs tools/gen_wts.py", dtype=",".join(sorted(floats)))
     bar = Progress(f"writing {os.path.basename(args.output)}", show)
     try:
         weights.save(arrays, args.output, metadata=metadata, dtype=dtype, progress=bar,
@@ -102,7 +102,7 @@ def convert(args, note):
     finally:
         bar.close()
     values = sum(int(arrays[n].size) for n in arrays)
-    stored = "float32" if output_kind == ".wts" else metadata["dtype"] or "no floats"
+    stored = (metadata["dtype"] or "no floats") if metadata else "float32"
     taken = f"{source.metadata['key']!r} of " if source.metadata.get("key") else ""
     note(f"wrote {args.output}: {len(arrays)} tensors, {values:,} values, {stored} (from {taken}{args.checkpoint})")
 
@@ -114,7 +114,7 @@ def main(argv=None):
     try:
         convert(args, note)
     except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; {args.output} was not written", file=sys.stderr)
+        print(f"{PROG}: interrupted; {args.output} was not written", file=sys.stderr)
         return 130
     except WeightsError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -94,14 +94,16 @@ def detect_format(path):
         raise WeightsError(located(f"cannot read: {e.strerror or e}", path)) from None
     if size == 0:
         raise FormatError(located("empty file", path))
-    # safetensors first: its header length can start with the byte 0x80 that opens a pickle.
-    if size > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8:
+    extension = os.path.splitext(path)[1].lower()
+    # safetensors first: its header length can start with the byte 0x80 that opens a pickle. A named one with a
+    # header longer than the file is truncated, and its reader says so.
+    if size > 8 and head[8:9] == b"{" and (extension == ".safetensors"
+                                            or int.from_bytes(head[:8], "little") <= size - 8):
         return "safetensors"
     if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
         return "checkpoint"
     if head.lstrip()[:1].isdigit():
         return "wts"
-    extension = os.path.splitext(path)[1].lower()
     if extension in (".wts", ".safetensors"):
         return extension[1:]
     raise FormatError(located("not a .wts, a safetensors file or a PyTorch checkpoint", path))

@@ -28,7 +28,10 @@ def atomic_output(path):
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:  # e.g. `path` is a directory
+            raise WeightsError(located(f"cannot write: {e.strerror or e}", path)) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

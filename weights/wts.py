@@ -248,7 +248,7 @@ class _Parser:
 
     # ---- progress, and memory: parsed text is released as we go
     def tick(self, pos):
-        if pos - self.released >= _RELEASE_EVERY and hasattr(self.buf, "madvise"):
+        if pos - self.released >= _RELEASE_EVERY and hasattr(mmap, "MADV_DONTNEED"):
             stop = pos // mmap.PAGESIZE * mmap.PAGESIZE
             if stop > self.released:
                 self.buf.madvise(mmap.MADV_DONTNEED, self.released, stop - self.released)
