@@ -4,12 +4,10 @@ The only backend-specific part is where I/O memory lives: device memory through 
 (numpy arrays) for reftrt, which takes host addresses where TensorRT takes device ones. Everything else (builder
 config, profiles, serialization, runtime, I/O binding) is the TensorRT API, and runs in CI against reftrt.
 """
-import hashlib
 import importlib
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -238,22 +236,10 @@ def load(path, backend=None, memory=None):
 
 
 def atomic_write(path, data):
-    """Write `data` to `path` through a temporary file in the same directory: never a half-written file."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write `data` to `path` whole or not at all (weights/_atomic.py: temporary file, fsync, rename)."""
+    from weights._atomic import atomic_output
+    with atomic_output(path) as f:
+        f.write(data)
 
 
 # ---------------------------------------------------------------- build
@@ -336,10 +322,3 @@ def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_bat
                 batch=list(dynamic_batch) if dynamic_batch is not None else int(batch))
     return Engine(plan, meta, backend_name, trt=trt)
 
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -10,6 +10,7 @@ Every layer computes its outputs with one torch function, `_forward`. The same f
 Tensors whose values are small and known while building (shape tensors, constants) are computed for real, so shape
 arithmetic (Shape -> Gather -> Concatenation -> Shuffle) resolves like TensorRT's build-time shape analysis.
 """
+import sys
 import time
 
 import torch
@@ -354,11 +355,15 @@ class Context:
 
     `analysis` is True when running on meta tensors (shape and type inference); `unknown_size(upper)` gives the
     size of a data-dependent dimension during analysis (its real value is only known at run time).
+    `donated` (run time) holds the indices of inputs that nothing else will read and whose memory the layer owns:
+    a layer may compute its output in place into such an input and return it (PyTorch's in-place ops; see
+    `execute`). Layers that ignore it are unaffected.
     """
 
     def __init__(self, analysis=False, probe=0, validate=False):
         self.analysis, self.probe, self.validate = analysis, probe, validate
         self._unknown = 0
+        self.donated = ()
 
     def unknown_size(self, upper):
         if self.validate or not self.analysis:
@@ -778,8 +783,8 @@ def _probe_input(tensor, size):
 
 def schedule(layers, keep, out_dtypes=None):
     """The run-time steps for `layers` (topological order), computed once per engine: for each layer its input and
-    output tensors, its output types (`out_dtypes(layer)`), and the tensors to free after it (their last use, unless
-    in `keep`)."""
+    output tensors, its output types (`out_dtypes(layer)`), the tensors to free after it (their last use, unless in
+    `keep`), and the inputs it may be given to overwrite (see `execute`)."""
     last_use = {}
     for position, layer in enumerate(layers):
         for t in layer._inputs:
@@ -789,27 +794,59 @@ def schedule(layers, keep, out_dtypes=None):
     for position, layer in enumerate(layers):
         frees = tuple(t for t in dict.fromkeys(layer._inputs)
                       if t is not None and last_use[t] == position and t not in keep)
+        # Candidates for donation: read for the last time, used once by this layer, computed by a layer (network
+        # inputs are the caller's memory).
+        donate = tuple(i for i, t in enumerate(layer._inputs)
+                       if t in frees and t._producer is not None and layer._inputs.count(t) == 1)
         steps.append((layer, tuple(layer._inputs), tuple(layer._outputs),
-                      out_dtypes(layer) if out_dtypes else None, frees))
+                      out_dtypes(layer) if out_dtypes else None, frees, donate))
     return steps
+
+
+def _refs(x):
+    return sys.getrefcount(x)
+
+
+def _storage_refs(x):
+    return torch._C._storage_Use_Count(x.untyped_storage()._cdata)
+
+
+def _exclusive_counts():
+    """(Python references, storage references) of a value held only by the executor, measured the way `execute`
+    measures them (so that the check does not depend on how the interpreter counts references)."""
+    values = {0: torch.empty(1)}
+    inputs = [values[0]]
+    return _refs(inputs[0]), _storage_refs(inputs[0])
+
+
+_EXCLUSIVE = _exclusive_counts()
 
 
 def execute(steps, ctx, values, on_tensor=None, timer=None):
     """Run `schedule` steps on real tensors (`values`: ITensor -> tensor, holding the network inputs); errors
     propagate as LayerError naming the layer. What `evaluate` does at run time, without its per-run bookkeeping.
-    `timer(layer, seconds)` (optional) gets each layer's time."""
-    for layer, ins, outs, dtypes, frees in steps:
+
+    In-place execution: an input at its last use is donated to the layer (`ctx.donated`) when its memory belongs to
+    the executor alone: allocated by PyTorch (resizable storage: not the caller's buffers, not Weights), shared with
+    no other tensor (views, other values, a layer's cache) and referenced by nothing else.
+    `timer(layer, seconds)` (optional) gets each layer's time.
+    """
+    for layer, ins, outs, dtypes, frees, donate in steps:
         start = time.perf_counter() if timer is not None else 0
         try:
             inputs = [None if t is None else values[t] for t in ins]
         except KeyError:
             raise LayerError(f"{layer._name}: an input tensor was not computed") from None
+        ctx.donated = tuple(i for i in donate if inputs[i].untyped_storage().resizable() and
+                            (_refs(inputs[i]), _storage_refs(inputs[i])) == _EXCLUSIVE) if donate else ()
         try:
             outputs = run_layer(layer, inputs, ctx, dtypes)
         except (UnknownValue, LayerError):
             raise
         except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as e:
             raise LayerError(f"{layer._name}: {e}") from e
+        finally:
+            ctx.donated = ()
         del inputs
         if len(outputs) != len(outs):
             raise AssertionError(f"{layer._name}: produced {len(outputs)} outputs, expected {len(outs)}")

@@ -17,6 +17,7 @@ from ._common import enum_param, float_param, network_method, tensor_arg
 __all__ = ["IActivationLayer"]
 
 _FLOATS = (torch.float16, torch.float32, torch.bfloat16)
+_INPLACE = {"RELU": torch.relu_, "SIGMOID": torch.sigmoid_, "TANH": torch.tanh_}
 
 
 def _apply(kind, x, a, b):
@@ -68,6 +69,9 @@ class IActivationLayer(ILayer):
                        f"INT64 for RELU only)")
         if x.is_meta:
             return [torch.empty_like(x)]
+        inplace = _INPLACE.get(self.type.name)
+        if inplace is not None and 0 in ctx.donated:
+            return [inplace(x)]  # the executor gave us x's memory (Context.donated): same values, no new buffer
         return [_apply(self.type, x, self.alpha, self.beta)]
 
 

@@ -20,6 +20,7 @@ from ._common import enum_param, network_method, tensor_arg
 __all__ = ["IElementWiseLayer"]
 
 _LOGICAL = {"AND", "OR", "XOR"}
+_INPLACE = {"SUM", "SUB", "PROD", "MAX", "MIN"}  # torch ops with out= for the same-type result
 _COMPARE = {"EQUAL", "GREATER", "LESS"}
 _ARITH_TYPES = (torch.int8, torch.int32, torch.int64, torch.float16, torch.float32, torch.bfloat16)
 _COMPARE_TYPES = (torch.int32, torch.int64, torch.float16, torch.float32, torch.bfloat16)
@@ -74,6 +75,11 @@ class IElementWiseLayer(ILayer):
         out_dtype = torch.bool if name in _LOGICAL | _COMPARE else a.dtype
         if a.is_meta or b.is_meta:
             return [torch.empty(shape, dtype=out_dtype, device="meta")]
+        if ctx.donated and name in _INPLACE and out_dtype == a.dtype:
+            # The executor gave us an input's memory (Context.donated): write the result there if it fits.
+            for i, x in ((0, a), (1, b)):
+                if i in ctx.donated and list(x.shape) == shape and x.is_contiguous():
+                    return [_OPS[name](a, b, out=x)]
         return [_OPS[name](a, b).to(out_dtype).expand(shape).contiguous()]
 
 

@@ -74,6 +74,9 @@ class IScaleLayer(ILayer):
         if x.is_meta:
             return [torch.empty(x.shape, dtype=out_type, device="meta")]
         y = x.float()
+        if 0 in ctx.donated and y is x and power is None and out_type == x.dtype and scale is not None and \
+                shift is not None:
+            return [torch.addcmul(shift, y, scale, out=y)]  # into the input's memory (Context.donated)
         if scale is not None and shift is not None:
             y = torch.addcmul(shift, y, scale)  # one pass over the data instead of two
         elif scale is not None:
