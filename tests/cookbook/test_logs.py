@@ -160,7 +160,11 @@ def test_parse_array_corner_cases():
     assert parse_array("[b'\\x80\\x3F' b'\\x00\\xC0']", "BF16").values.tolist() == [1.0, -2.0]
     # numpy's own summarisation, parsed back
     full = np.arange(2000, dtype=np.float32).reshape(10, 200) / 7
-    printed = parse_array(str(full), "FLOAT", full.shape)
+    # numpy's default print options, as the Cookbook printed with (importing yolov5 changes the global ones)
+    with np.printoptions(precision=8, threshold=1000, edgeitems=3, linewidth=75, suppress=False,
+                         formatter=None, floatmode="maxprec", sign="-", legacy=False):
+        text = str(full)
+    printed = parse_array(text, "FLOAT", full.shape)
     np.testing.assert_array_equal(printed.corner, full[np.ix_(*printed.corner_index)])
     with pytest.raises(ValueError):
         parse_array("[[1. 2.]\n [3.]]", "FLOAT")
