@@ -147,7 +147,6 @@ def describe_weights(names_and_shapes):
     """Which YOLOv5 model a state_dict is: (name, num_classes), from its names and shapes alone."""
     # Element counts, not shapes: tensorrtx .wts files store every tensor flat.
     counts = {k: int(np.prod(s)) for k, s in names_and_shapes}
-    shapes = counts
     # The stem has 108 weights per output channel either way: 3 × 6 × 6 (v6+) or Focus's 12 × 3 × 3 (v5.0).
     if "model.0.conv.conv.weight" in counts:
         arch, c0 = "v5.0", counts["model.0.conv.conv.weight"] // 108
@@ -156,13 +155,13 @@ def describe_weights(names_and_shapes):
     else:
         raise ModelMismatch("these weights are not a YOLOv5 model (no model.0.conv weights)")
     width = c0 / 64
-    depth_count = len({k.split(".")[3] for k in shapes if k.startswith("model.2.m.")})
+    depth_count = len({k.split(".")[3] for k in counts if k.startswith("model.2.m.")})
     variant = next((v for v, (gd, gw) in VARIANTS.items()
                     if math.isclose(gw, width) and max(round(3 * gd), 1) == depth_count), None)
     if variant is None:
         raise ModelMismatch(f"YOLOv5 weights with width {width:g} and depth {depth_count} match no n/s/m/l/x variant")
     d = detect_index(arch)
-    seg = f"model.{d}.proto.cv1.conv.weight" in shapes
+    seg = f"model.{d}.proto.cv1.conv.weight" in counts
     na = len(ANCHORS_P5[0]) // 2
     no = counts[f"model.{d}.m.0.bias"] // na
     nc = no - 5 - (32 if seg else 0)
@@ -237,7 +236,7 @@ def define(net, model, imgsz=640, batch=1, head="nms", score_threshold=0.25, iou
     info = {"family": "yolov5", "model": model.lower(), "num_classes": nc, "strides": list(strides),
             "anchors": anchors.tolist(), "imgsz": [h, w], "head": head, "input": "images",
             "preprocess": {"letterbox": True, "stride": strides[-1], "scale": 1 / 255, "rgb": True}}
-    raw = [_detect_conv(net, level, f"model.{d}.m.{i}", nc, seg) for i, level in enumerate(levels)]
+    raw = [_detect_conv(net, level, f"model.{d}.m.{i}", anchors.shape[1], nc, seg) for i, level in enumerate(levels)]
     proto = _proto(net, levels[0], f"model.{d}.proto") if seg else None
     if head == "raw":
         for i, r in enumerate(raw):
@@ -263,6 +262,11 @@ def _anchors(net, d, nl, strides):
     """Anchors in input pixels, (levels, anchors, 2): from `anchor_grid` (tensorrtx's gen_wts) or `anchors` × stride
     (YOLOv5 stores anchors divided by the stride)."""
     weights = net.weights
+    if weights.has(f"model.{d}.strides"):  # tensorrtx's gen_wts stores them: they must be this architecture's
+        found = np.asarray(weights.get(f"model.{d}.strides", None, dtype=np.float64)).reshape(-1)
+        if found.tolist() != [float(s) for s in strides]:
+            raise ModelMismatch(f"model.{d}.strides in the weights are {found.tolist()}, this architecture's are "
+                                f"{list(strides)}")
     if weights.has(f"model.{d}.anchor_grid"):
         return np.asarray(weights.get(f"model.{d}.anchor_grid", None, dtype=np.float64)).reshape(nl, -1, 2)
     if weights.has(f"model.{d}.anchors"):
@@ -273,9 +277,8 @@ def _anchors(net, d, nl, strides):
     return np.asarray(ARCHITECTURES["p6" if nl == 4 else "p5"][3], dtype=np.float64).reshape(nl, -1, 2)
 
 
-def _detect_conv(net, x, prefix, nc, seg):
+def _detect_conv(net, x, prefix, na, nc, seg):
     """Detection conv, reshaped to (batch, anchors, ny, nx, outputs) as YOLOv5's Detect.forward does."""
-    na = 3
     no = nc + 5 + (32 if seg else 0)
     y = conv2d(net, x, prefix, na * no, 1, bias=True)
     ny, nx = shape_of(y)[2:]

@@ -66,11 +66,25 @@ def layer_params(cls):
     return params
 
 
-class _Strict:
+def _public_dir(names):
+    # pybind11 objects list no single-underscore members in dir() (only `_pybind11_conduit_v1_`), and the
+    # Cookbook's check_api_coverage prints every dir() name not starting with "__": hide reftrt's internals.
+    return sorted(n for n in names if not n.startswith("_") or n.startswith("__"))
+
+
+class _StrictMeta(type):
+    def __dir__(cls):
+        return _public_dir(super().__dir__())
+
+
+class _Strict(metaclass=_StrictMeta):
     """Refuse attributes the class does not define, as pybind11 objects do (`layer.strides = ...` is a typo that
     real TensorRT reports with AttributeError; a plain Python object would silently keep it)."""
 
     __slots__ = ()
+
+    def __dir__(self):
+        return _public_dir(super().__dir__())
 
     def __setattr__(self, name, value):
         if not name.startswith("_") and not hasattr(type(self), name):
