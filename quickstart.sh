@@ -22,6 +22,8 @@ setup() {
   "$PY" -m pip install -q --no-deps "yolov5==7.0.14" "ultralytics==8.4.190" ultralytics-thop
   "$PY" -m pip install -q pandas tqdm gitpython pyyaml requests scipy psutil matplotlib seaborn opencv-python-headless \
     "setuptools<81"
+  # Reference implementations of the classifiers and segmenters (built with random weights in the tests).
+  "$PY" -m pip install -q "timm==1.0.*" "segmentation-models-pytorch==0.6.*" "transformers==5.23.*"
   echo "$want" > "$stamp"
 }
 

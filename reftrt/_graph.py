@@ -868,6 +868,7 @@ def execute(steps, ctx, values, on_tensor=None, timer=None):
             values[t] = value
             if on_tensor is not None:
                 on_tensor(t, value)
+        outputs = value = None  # `values` holds the only references (what the donation check expects)
         for t in frees:
             values.pop(t, None)
         if timer is not None:

@@ -80,7 +80,9 @@ class IElementWiseLayer(ILayer):
             for i, x in ((0, a), (1, b)):
                 if i in ctx.donated and list(x.shape) == shape and x.is_contiguous():
                     return [_OPS[name](a, b, out=x)]
-        return [_OPS[name](a, b).to(out_dtype).expand(shape).contiguous()]
+        out = _OPS[name](a, b).to(out_dtype)
+        # Not a view when nothing is expanded: a fresh tensor can be computed in place later (Context.donated).
+        return [out if list(out.shape) == shape else out.expand(shape).contiguous()]
 
 
 @network_method

@@ -420,3 +420,57 @@ def test_reading_shapes_after_every_add_stays_linear():
     assert large < 4.0, f"1000 layers took {large:.2f}s"
     # Linear: 4x the layers should take about 4x the time, far from the 16x of a quadratic walk.
     assert large < 8 * small + 0.5, f"250 layers: {small:.2f}s, 1000 layers: {large:.2f}s"
+
+
+# ---- in-place execution (Context.donated) --------------------------------------------------------------------------
+
+def test_in_place_execution_never_touches_shared_or_foreign_memory(monkeypatch):
+    """The executor donates an input to a layer only when nothing else can see its memory: not the caller's input
+    buffers, not Weights (constants, also through a Shuffle view), not a tensor with another consumer."""
+    donated = []
+    original = trt.IActivationLayer._forward
+
+    def spy(self, inputs, ctx):
+        donated.append((self.name, tuple(ctx.donated)))
+        return original(self, inputs, ctx)
+
+    monkeypatch.setattr(trt.IActivationLayer, "_forward", spy)
+    logger, builder, network, config = _session()
+    x = network.add_input("x", trt.float32, (2, 3))
+    weights = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
+    const = network.add_constant((2, 3), weights).get_output(0)
+    view = network.add_shuffle(const)
+    view.reshape_dims = (2, 3)
+    outputs = {}
+
+    def act(name, t, kind=trt.ActivationType.RELU):
+        layer = network.add_activation(t, kind)
+        layer.name = name
+        return layer.get_output(0)
+
+    a = act("relu_x", x)                                      # network input: the caller's memory
+    s = network.add_elementwise(a, a, trt.ElementWiseOperation.SUM).get_output(0)  # a read twice by one layer
+    b = act("relu_s", s)                                      # s: last use, computed here -> donated
+    c = act("sig_b", b, trt.ActivationType.SIGMOID)           # b has two consumers (sig_b, sum2)
+    d = network.add_elementwise(b, c, trt.ElementWiseOperation.SUM).get_output(0)
+    w = act("relu_w", view.get_output(0))                      # a view of Weights
+    outputs.update(d=d, w=w)
+    for name, t in outputs.items():
+        t.name = name
+        network.mark_output(t)
+    engine, _ = _engine(builder.build_serialized_network(network, config))
+    context = engine.create_execution_context()
+    x_host = np.array([[1, -2, 3], [-4, 5, -6]], np.float32)
+    x_copy = x_host.copy()
+    for _ in range(2):
+        donated.clear()
+        ok, out = _execute(context, {"x": x_host}, ["d", "w"])
+        assert ok
+        b_ref = np.maximum(2 * np.maximum(x_copy, 0), 0)
+        np.testing.assert_allclose(out["d"], b_ref + 1 / (1 + np.exp(-b_ref)), rtol=1e-6)
+        np.testing.assert_array_equal(out["w"], np.maximum(weights, 0))
+        np.testing.assert_array_equal(x_host, x_copy)
+        seen = dict(donated)
+        assert seen["relu_x"] == () and seen["relu_w"] == ()
+        assert seen["relu_s"] == (0,)       # the one safe case
+        assert seen["sig_b"] == ()          # b is still needed by the final sum
