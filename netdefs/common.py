@@ -256,3 +256,69 @@ def focus(net, x, prefix, c_out, k=1, s=1, p=None):
         y = slice_axis(net, x, f"{prefix}.slice{i}.h", 2, dy, h // 2, 2)
         parts.append(slice_axis(net, y, f"{prefix}.slice{i}", 3, dx, w // 2, 2))
     return conv_bn_act(net, concat(net, parts, f"{prefix}.cat"), f"{prefix}.conv", c_out, k, s, p)
+
+
+# ---- classifier building blocks (torchvision): activations by name, conv + BN + activation, pooling, linear
+def act(net, x, name, kind):
+    """An activation by its PyTorch name: "relu" (nn.ReLU), "relu6" (nn.ReLU6 = CLIP(0, 6)), "hardsigmoid"
+    (nn.Hardsigmoid = relu6(x + 3) / 6 = TensorRT's HARD_SIGMOID with alpha 1/6, beta 0.5), "hardswish"
+    (nn.Hardswish = x · hardsigmoid(x): two layers that TensorRT fuses), "silu", "sigmoid", or None (identity:
+    `x` is returned unchanged and nothing is named)."""
+    if kind is None:
+        return x
+    if kind == "relu":
+        return activation(net, x, name, "RELU")
+    if kind == "relu6":
+        return activation(net, x, name, "CLIP", alpha=0.0, beta=6.0)
+    if kind == "hardsigmoid":
+        return activation(net, x, name, "HARD_SIGMOID", alpha=1.0 / 6.0, beta=0.5)
+    if kind == "hardswish":
+        return elementwise(net, x, act(net, x, f"{name}.hardsigmoid", "hardsigmoid"), name, "PROD")
+    if kind == "silu":
+        return silu(net, x, name)
+    if kind == "sigmoid":
+        return activation(net, x, name, "SIGMOID")
+    raise ValueError(f"unsupported activation {kind!r}")
+
+
+def conv_bn(net, x, conv, bn, c_out, k, s=1, p=None, g=1, d=1, eps=1e-5, act_kind=None, act_name=None):
+    """Conv2d(bias=False) named `conv` → BatchNorm2d named `bn` → optional activation named `act_name` (default
+    `bn + ".act"`), for any state_dict layout (torchvision's `layer1.0.conv1` / `layer1.0.bn1`, its
+    Conv2dNormActivation `features.0.0` / `features.0.1`, ...). Padding defaults to torchvision's (k-1)//2·d."""
+    if p is None:
+        p = (k - 1) // 2 * d
+    y = conv2d(net, x, conv, c_out, k, s, p, g, d, bias=False)
+    y = batchnorm(net, y, bn, eps)
+    return act(net, y, act_name or f"{bn}.act", act_kind)
+
+
+def global_avgpool(net, x, name, keepdims=True):
+    """nn.AdaptiveAvgPool2d(1) (keepdims: (N, C, 1, 1)) or x.mean((2, 3)) (not keepdims: (N, C))."""
+    layer = net.network.add_reduce(x, net.trt.ReduceOperation.AVG, (1 << 2) | (1 << 3), keepdims)
+    return net.named(layer, name).get_output(0)
+
+
+def flatten(net, x, name):
+    """torch.flatten(x, 1) for (N, C, 1, 1) or any (N, ...) tensor with static non-batch dimensions."""
+    return shuffle(net, x, name, reshape=(0, int(np.prod(shape_of(x)[1:]))))
+
+
+def linear(net, x, prefix, c_out=None, bias=True):
+    """nn.Linear on (..., C): x @ W^T (+ b), weights `prefix.weight` (c_out, C) and `prefix.bias`; `c_out` defaults
+    to the weight's rows. The product is `prefix.matmul`, the layer's output (after the bias) is `prefix`."""
+    shape = shape_of(x)
+    c_in = shape[-1]
+    if c_out is None:
+        c_out = int(net.weights.shape(f"{prefix}.weight")[0])
+    rank = len(shape)
+    w = net.weight(f"{prefix}.weight", (c_out, c_in)).reshape((1,) * (rank - 2) + (c_out, c_in))
+    w_const = net.named(net.network.add_constant(w.shape, w), f"{prefix}.weight").get_output(0)
+    trt = net.trt
+    name = f"{prefix}.matmul" if bias else prefix
+    y = net.named(net.network.add_matrix_multiply(x, trt.MatrixOperation.NONE, w_const,
+                                                  trt.MatrixOperation.TRANSPOSE), name).get_output(0)
+    if not bias:
+        return y
+    b = net.weight(f"{prefix}.bias", (c_out,)).reshape((1,) * (rank - 1) + (c_out,))
+    b_const = net.named(net.network.add_constant(b.shape, b), f"{prefix}.bias").get_output(0)
+    return elementwise(net, y, b_const, prefix, "SUM")

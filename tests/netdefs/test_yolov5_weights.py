@@ -1,6 +1,5 @@
 """YOLOv5 weights as users bring them: a train.py checkpoint through tools/gen_wts.py, and tensorrtx's .wts."""
 import copy
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -49,24 +48,16 @@ def test_train_checkpoint_through_gen_wts_builds(tmp_path):
         assert rel_err(out[f"raw{i}"], r) <= 1e-4
 
 
-def tensorrtx_gen_wts(model, path):
-    """tensorrtx yolov5 gen_wts.py's output, reimplemented here: anchor_grid and strides registered as buffers,
-    then one float at a time, `name count` and ` hex` per value (a double space after the count)."""
+def tensorrtx_yolov5_wts(model, path):
+    """tensorrtx yolov5's gen_wts.py: it registers anchor_grid (anchors × stride) and strides as buffers of the
+    Detect layer, then writes the state_dict with tensorrtx's loop (tests/test_weights_wts.py)."""
+    from tests.test_weights_wts import tensorrtx_gen_wts
     detect = model.model[-1]
     anchor_grid = detect.anchors * detect.stride[..., None, None]
     delattr(detect, "anchor_grid")
     detect.register_buffer("anchor_grid", anchor_grid)
     detect.register_buffer("strides", detect.stride)
-    with open(path, "w") as f:
-        state = model.state_dict()
-        f.write("{}\n".format(len(state.keys())))
-        for k, v in state.items():
-            vr = v.reshape(-1).cpu().numpy()
-            f.write("{} {} ".format(k, len(vr)))
-            for vv in vr:
-                f.write(" ")
-                f.write(struct.pack(">f", float(vv)).hex())
-            f.write("\n")
+    tensorrtx_gen_wts({k: v.numpy() for k, v in model.state_dict().items()}, path)
 
 
 def test_tensorrtx_wts_builds_and_matches(tmp_path):
@@ -74,7 +65,7 @@ def test_tensorrtx_wts_builds_and_matches(tmp_path):
     x = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
     expected = raw_reference(model, x)
     wts = tmp_path / "yolov5n.wts"
-    tensorrtx_gen_wts(copy.deepcopy(model), wts)
+    tensorrtx_yolov5_wts(copy.deepcopy(model), wts)
     out = netdefs.build("yolov5n", str(wts), backend="reference", head="raw", imgsz=64, quiet=True)(x)
     for i, r in enumerate(expected):
         assert rel_err(out[f"raw{i}"], r) <= 1e-4
