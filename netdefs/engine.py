@@ -243,6 +243,32 @@ def atomic_write(path, data):
 
 
 # ---------------------------------------------------------------- build
+def _progress_monitor(trt):
+    """Prints the builder's phases (a TensorRT build takes minutes on a Jetson)."""
+    base = getattr(trt, "IProgressMonitor", None)
+    if base is None:
+        return None
+
+    class Progress(base):
+        def __init__(self):
+            base.__init__(self)
+            self._started = {}
+
+        def phase_start(self, phase_name, parent_phase, num_steps):
+            self._started[phase_name] = time.perf_counter()
+            indent = "  " * (2 if parent_phase else 1)
+            print(f"{indent}{phase_name} ({num_steps} steps) ...", file=sys.stderr, flush=True)
+
+        def step_complete(self, phase_name, step):
+            return True
+
+        def phase_finish(self, phase_name):
+            elapsed = time.perf_counter() - self._started.pop(phase_name, time.perf_counter())
+            print(f"  {phase_name}: done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+
+    return Progress()
+
+
 def _family(model):
     from . import registry
     return registry.family(model)
@@ -310,6 +336,7 @@ def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_bat
         config.set_timing_cache(cache, False)
     if progress and not quiet:
         print(f"building {model} ({network.num_layers} layers, {precision}) on {backend_name} ...", file=sys.stderr)
+        config.progress_monitor = _progress_monitor(trt)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise BuildError(f"building {model} failed: " + "; ".join(log.errors or ["no reason logged"]))

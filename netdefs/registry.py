@@ -1,7 +1,11 @@
 """Model name -> network-definition module."""
 import importlib
 
-FAMILIES = {"yolov5": "netdefs.yolov5"}
+FAMILIES = {
+    "yolov5": "netdefs.yolov5",
+    "resnet": "netdefs.resnet",
+    "mobilenet": "netdefs.mobilenet",
+}
 
 
 def family(model):

@@ -272,8 +272,9 @@ def _anchors(net, d, nl, strides):
     if weights.has(f"model.{d}.anchors"):
         anchors = np.asarray(weights.get(f"model.{d}.anchors", None, dtype=np.float64))
         return anchors.reshape(nl, -1, 2) * np.asarray(strides, dtype=np.float64).reshape(-1, 1, 1)
-    import warnings
-    warnings.warn(f"the weights have no model.{d}.anchors: using the YOLOv5 yaml's default anchors")
+    if not getattr(weights, "demo", False):  # demo weights have no anchors, and say so loudly already
+        import warnings
+        warnings.warn(f"the weights have no model.{d}.anchors: using the YOLOv5 yaml's default anchors")
     return np.asarray(ARCHITECTURES["p6" if nl == 4 else "p5"][3], dtype=np.float64).reshape(nl, -1, 2)
 
 
