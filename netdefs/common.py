@@ -322,3 +322,191 @@ def linear(net, x, prefix, c_out=None, bias=True):
     b = net.weight(f"{prefix}.bias", (c_out,)).reshape((1,) * (rank - 1) + (c_out,))
     b_const = net.named(net.network.add_constant(b.shape, b), f"{prefix}.bias").get_output(0)
     return elementwise(net, y, b_const, prefix, "SUM")
+
+
+# ---- segmentation building blocks: group normalization, F.interpolate
+def groupnorm(net, x, prefix, groups, eps=1e-5):
+    """nn.GroupNorm(groups, C) on (N, C, ...) (timm's GroupNorm1 is groups=1), affine weights `prefix.weight` and
+    `prefix.bias` per channel: one INormalizationLayer over each group's channels and the spatial axes.
+    add_normalization_v2 (TensorRT 11) takes the affine per channel. add_normalization (TensorRT 10) takes it per
+    group when groups > 1: there the layer normalizes with unit scale / zero bias (`prefix.norm`) and a channel scale
+    layer (`prefix`) applies the affine; TensorRT fuses the two."""
+    rank = len(shape_of(x))
+    c = shape_of(x)[1]
+    first = 1 if groups == 1 else 2  # with num_groups > 1 the axes are those after the channel axis
+    axes = sum(1 << a for a in range(first, rank))
+    bshape = (1, c) + (1,) * (rank - 2)
+    weight = net.weight(f"{prefix}.weight", (c,))
+    bias = net.weight(f"{prefix}.bias", (c,))
+    v2 = hasattr(net.network, "add_normalization_v2")
+    if v2 or groups == 1:
+        scale = net.named(net.network.add_constant(bshape, weight.reshape(bshape)), f"{prefix}.weight").get_output(0)
+        shift = net.named(net.network.add_constant(bshape, bias.reshape(bshape)), f"{prefix}.bias").get_output(0)
+        add = net.network.add_normalization_v2 if v2 else net.network.add_normalization
+        layer = add(x, scale, shift, axes)
+        layer.epsilon = eps
+        layer.num_groups = groups
+        return net.named(layer, prefix).get_output(0)
+    gshape = (1, groups) + (1,) * (rank - 2)
+    ones = constant(net, np.ones(gshape), f"{prefix}.norm.ones")
+    zeros = constant(net, np.zeros(gshape), f"{prefix}.norm.zeros")
+    layer = net.network.add_normalization(x, ones, zeros, axes)
+    layer.epsilon = eps
+    layer.num_groups = groups
+    y = net.named(layer, f"{prefix}.norm").get_output(0)
+    layer = net.network.add_scale(y, net.trt.ScaleMode.CHANNEL, bias, weight, net.empty_weights())
+    return net.named(layer, prefix).get_output(0)
+
+
+def interpolate(net, x, name, size=None, scale_factor=None, mode="nearest", align_corners=False, antialias=False):
+    """F.interpolate(x, size | scale_factor, mode, align_corners, antialias) of an (N, C, H, W) tensor, mode
+    "nearest" or "bilinear", recompute_scale_factor None / False (PyTorch's default), exactly as PyTorch's CPU kernels:
+    TensorRT's native Resize wherever it computes the same thing, otherwise:
+    - "bilinear": the plugin `trt_netdefs::bilinear_resize` (plugins/bilinear.py) for antialias=True when an axis is
+      downscaled (or with align_corners=True), and for a `scale_factor` whose 1 / scale_factor is not the size ratio
+      in / out (a non-integer output size: PyTorch maps with the given scale, TensorRT given the output size with the
+      ratio). The plugin needs `tensorrt.plugin` (TensorRT >= 10.6): TensorRT 10.3 (JetPack 6) has none, and then
+      these cases raise NotImplementedError;
+    - "nearest": Gather layers (one per resized axis) with the source indices PyTorch computes, when TensorRT's floor(dst · in / out)
+      differs from PyTorch's floor(dst · float(1 / scale_factor)).
+    The native Resize maps the PyTorch modes onto TensorRT's options: "nearest" is ASYMMETRIC + FLOOR, "bilinear"
+    LINEAR with ALIGN_CORNERS (align_corners=True) or HALF_PIXEL; its output size is given as dimensions (from a shape
+    tensor when N or C is dynamic), so that TensorRT maps with in / out; `scales` only with dynamic H / W and
+    integer scale factors (exact for either reading of TensorRT's scales). Axes whose size does not change are
+    copied, as PyTorch's CPU kernels do whatever the scale factor."""
+    from plugins import bilinear as _bl  # numpy only at import: the plugin's impl imports torch when it runs
+    shape = shape_of(x)
+    if len(shape) != 4:
+        raise ValueError(f"{name}: interpolate takes an (N, C, H, W) tensor, got shape {shape}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{name}: interpolate needs exactly one of size and scale_factor")
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{name}: unsupported interpolation mode {mode!r} (nearest, bilinear)")
+    if mode == "nearest" and (align_corners or antialias):
+        raise ValueError(f"{name}: align_corners and antialias only apply to bilinear (as in PyTorch)")
+    h, w = shape[2:]
+    what = (f"F.interpolate(size={size}, scale_factor={scale_factor}, mode={mode!r}, align_corners={align_corners}, "
+            f"antialias={antialias}) of {shape}")
+    if size is not None:
+        out = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+        scales = (None, None)
+    else:
+        f = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        scales = (float(f[0]), float(f[1]))
+        if h < 0 or w < 0:
+            if not all(s == int(s) and s >= 1 for s in scales) or (antialias and align_corners):
+                raise NotImplementedError(f"{name}: {what}: with dynamic H / W only integer scale factors are "
+                                          f"supported (the output size must be known at build time)")
+            layer = _resize_layer(net, x, mode, align_corners)
+            layer.scales = [1.0, 1.0, scales[0], scales[1]]
+            return net.named(layer, name).get_output(0)
+        out = (_bl.output_size(h, scales[0]), _bl.output_size(w, scales[1]))
+    if h < 0 or w < 0:  # size given: TensorRT maps with in / out at run time, as PyTorch
+        if mode == "bilinear" and antialias:
+            return _interpolate_plugin(net, x, name, out, scales, align_corners, antialias, what)
+        return _resize_to(net, x, name, out, mode, align_corners)
+    axes = [(l_in, l_out, s) for l_in, l_out, s in zip((h, w), out, scales) if l_in != l_out]
+    if mode == "nearest":
+        pt = [_torch_nearest(l_in, l_out, s) for l_in, l_out, s in axes]
+        if all(np.array_equal(p, _trt_nearest(l_in, l_out)) for p, (l_in, l_out, _) in zip(pt, axes)):
+            return _resize_to(net, x, name, out, mode, align_corners)
+        for axis, (l_in, l_out, s) in ((2, (h, out[0], scales[0])), (3, (w, out[1], scales[1]))):
+            if l_in == l_out:
+                continue
+            last = axis == 3 or out[1] == w
+            idx = constant(net, _torch_nearest(l_in, l_out, s).astype(np.int32), f"{name}.{'hw'[axis - 2]}.index",
+                           np.int32)
+            layer = net.network.add_gather(x, idx, axis)
+            x = net.named(layer, name if last else f"{name}.{'hw'[axis - 2]}").get_output(0)
+        return x
+    exact = not (antialias and align_corners and axes)
+    for l_in, l_out, s in axes:
+        if antialias and l_out < l_in:
+            exact = False
+        if not align_corners and _bl.torch_scale(l_in, l_out, False, s) != np.float32(l_in) / np.float32(l_out):
+            exact = False
+    if exact:
+        return _resize_to(net, x, name, out, mode, align_corners)
+    return _interpolate_plugin(net, x, name, out, scales, align_corners, antialias, what)
+
+
+def _resize_layer(net, x, mode, align_corners):
+    trt = net.trt
+    layer = net.network.add_resize(x)
+    if mode == "nearest":
+        layer.resize_mode = trt.InterpolationMode.NEAREST
+        layer.coordinate_transformation = trt.ResizeCoordinateTransformation.ASYMMETRIC
+        layer.nearest_rounding = trt.ResizeRoundMode.FLOOR
+    else:
+        layer.resize_mode = trt.InterpolationMode.LINEAR
+        layer.coordinate_transformation = (trt.ResizeCoordinateTransformation.ALIGN_CORNERS if align_corners
+                                           else trt.ResizeCoordinateTransformation.HALF_PIXEL)
+    return layer
+
+
+def _resize_to(net, x, name, out, mode, align_corners):
+    """Native Resize of (N, C, H, W) to (N, C, out): output dimensions, or a shape tensor when N or C is dynamic."""
+    shape = shape_of(x)
+    layer = _resize_layer(net, x, mode, align_corners)
+    if shape[0] >= 0 and shape[1] >= 0:
+        layer.shape = (shape[0], shape[1]) + tuple(out)
+    else:
+        dims = net.named(net.network.add_shape(x), f"{name}.shape").get_output(0)
+        nc = net.named(net.network.add_slice(dims, (0,), (2,), (1,)), f"{name}.shape.nc").get_output(0)
+        hw = constant(net, np.array(out, dtype=np.int64), f"{name}.shape.hw", np.int64)
+        layer.set_input(1, concat(net, [nc, hw], f"{name}.size", axis=0))
+    return net.named(layer, name).get_output(0)
+
+
+def _torch_nearest(l_in, l_out, scale_factor):
+    """PyTorch's `nearest_idx`: source indices of mode 'nearest' (float32 scale, 1 / scale_factor when given)."""
+    o = np.arange(l_out)
+    if l_out == l_in:
+        return o
+    if l_out == 2 * l_in:
+        return o >> 1
+    if scale_factor is not None and scale_factor > 0:
+        scale = np.float32(1.0 / scale_factor)
+    else:
+        scale = np.float32(l_in) / np.float32(l_out)
+    return np.minimum(np.floor(o.astype(np.float32) * scale).astype(np.int64), l_in - 1)
+
+
+def _trt_nearest(l_in, l_out):
+    """TensorRT's NEAREST + ASYMMETRIC + FLOOR given the output size: floor(dst · float(in / out)), clamped."""
+    r = np.float32(l_in) / np.float32(l_out)
+    return np.minimum(np.floor(np.arange(l_out, dtype=np.float32) * r).astype(np.int64), l_in - 1)
+
+
+def _interpolate_plugin(net, x, name, out, scales, align_corners, antialias, what):
+    import importlib
+    from plugins import bilinear as _bl
+    try:
+        trtp = importlib.import_module(net.trt.__name__ + ".plugin")
+    except ImportError as e:
+        raise NotImplementedError(
+            f"{name}: {what} is not expressible by TensorRT's Resize layer; it needs the plugin "
+            f"{_bl.PLUGIN_ID}, which needs {net.trt.__name__}.plugin (TensorRT >= 10.6), absent from "
+            f"{net.trt.__name__} {getattr(net.trt, '__version__', '?')} (JetPack 6 has TensorRT 10.3)") from e
+    op = _bl.register(trtp)
+    call = op(x, out_h=int(out[0]), out_w=int(out[1]), scale_h=float(scales[0] or 0.0),
+              scale_w=float(scales[1] or 0.0), align_corners=bool(align_corners), antialias=bool(antialias))
+    return net.named(net.network.add_plugin(call), name).get_output(0)
+
+
+# ---- transformer building blocks
+def layernorm(net, x, prefix, eps=1e-5, axis=-1):
+    """nn.LayerNorm(C) over the last axis (or `axis`, e.g. 1 for a channels-first LayerNorm2d) of any tensor:
+    INormalizationLayer over that one axis, with `prefix.weight` / `prefix.bias` broadcast along it."""
+    shape = shape_of(x)
+    rank = len(shape)
+    axis %= rank
+    c = shape[axis]
+    bshape = tuple(c if i == axis else 1 for i in range(rank))
+    weight = net.weight(f"{prefix}.weight", (c,)).reshape(bshape)
+    bias = net.weight(f"{prefix}.bias", (c,)).reshape(bshape)
+    scale = net.named(net.network.add_constant(bshape, weight), f"{prefix}.weight").get_output(0)
+    shift = net.named(net.network.add_constant(bshape, bias), f"{prefix}.bias").get_output(0)
+    layer = net.network.add_normalization(x, scale, shift, 1 << axis)
+    layer.epsilon = eps
+    return net.named(layer, prefix).get_output(0)

@@ -114,3 +114,102 @@ def save_image(image, path):
     fmt = {".png": "PNG", ".bmp": "BMP"}.get(os.path.splitext(path)[1].lower(), "JPEG")
     Image.fromarray(image).save(buf, format=fmt)
     atomic_write(path, buf.getvalue())
+
+
+# ---- classification and segmentation (torchvision / smp preprocessing; the network does not normalise)
+def resize(image, size):
+    """RGB uint8 (h, w, 3) -> (H, W) = `size`, bilinear with Pillow's antialiasing (what torchvision's Resize does
+    on a PIL image)."""
+    Image, _ = _pil()
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    return np.asarray(Image.fromarray(image).resize((int(w), int(h)), Image.BILINEAR))
+
+
+def resize_shorter(image, shorter):
+    """torchvision Resize(int): the shorter side to `shorter`, the longer one to int(shorter · long / short)."""
+    h, w = image.shape[:2]
+    if h <= w:
+        return resize(image, (shorter, int(shorter * w / h)))
+    return resize(image, (int(shorter * h / w), shorter))
+
+
+def center_crop(image, size):
+    """torchvision CenterCrop for an image at least `size` (h, w): offsets int(round((H - h) / 2))."""
+    h, w = size
+    H, W = image.shape[:2]
+    if H < h or W < w:
+        raise ValueError(f"center_crop: image {H}x{W} is smaller than the crop {h}x{w}")
+    top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
+    return image[top:top + h, left:left + w]
+
+
+def normalize(image, mean, std, scale=1 / 255):
+    """RGB uint8 (h, w, 3) -> float32 (3, h, w): (x · scale − mean) / std, per channel."""
+    x = image.astype(np.float32) * np.float32(scale)
+    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def classify_preprocess(image, imgsz, preprocess):
+    """torchvision's eval transforms for an engine of input size `imgsz` (h, w): resize the shorter side to
+    round(min(imgsz) · resize_ratio) (256/224), centre crop `imgsz`, normalise with the metadata's mean / std."""
+    h, w = imgsz
+    ratio = preprocess.get("resize_ratio", 256 / 224)
+    image = center_crop(resize_shorter(image, int(round(min(h, w) * ratio))), (h, w))
+    return normalize(image, preprocess["mean"], preprocess["std"], preprocess.get("scale", 1 / 255))
+
+
+def segment_preprocess(image, imgsz, preprocess):
+    """Plain resize to the engine's input size (no letterbox), then normalise with the metadata's mean / std."""
+    return normalize(resize(image, imgsz), preprocess["mean"], preprocess["std"], preprocess.get("scale", 1 / 255))
+
+
+def softmax(logits, axis=-1):
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+def topk(probs, k=5):
+    """Indices and values of the k largest entries of a 1-D array, largest first (ties: lower index first)."""
+    order = np.argsort(-np.asarray(probs), kind="stable")[:k]
+    return order, np.asarray(probs)[order]
+
+
+def _bilinear_weights(n_out, n_in):
+    """Source indices and weights of bilinear resampling with half-pixel centres (align_corners=False)."""
+    src = np.clip((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, n_in - 1)
+    return lo, hi, (src - lo).astype(np.float32)
+
+
+def upsample_bilinear(x, size):
+    """(C, h, w) -> (C, H, W), as F.interpolate(mode="bilinear", align_corners=False) without antialiasing."""
+    H, W = size
+    y0, y1, fy = _bilinear_weights(H, x.shape[1])
+    x0, x1, fx = _bilinear_weights(W, x.shape[2])
+    x = np.asarray(x, np.float32)
+    rows = x[:, y0] * (1 - fy)[None, :, None] + x[:, y1] * fy[None, :, None]
+    return rows[:, :, x0] * (1 - fx) + rows[:, :, x1] * fx
+
+
+def segment_mask(logits, size):
+    """Class per pixel of the image: argmax over the (C, h, w) logits upsampled bilinearly to `size` (H, W)."""
+    return upsample_bilinear(logits, size).argmax(0)
+
+
+def class_histogram(mask):
+    """[(class, pixels)] of a mask, most pixels first."""
+    classes, counts = np.unique(mask, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    return [(int(classes[i]), int(counts[i])) for i in order]
+
+
+def draw_mask(image, mask, alpha=0.5):
+    """The image with each class's colour blended over its pixels (class 0 too: every class is coloured)."""
+    palette = np.array([_colour(i) for i in range(int(mask.max()) + 1)], np.float32)
+    blended = image.astype(np.float32) * (1 - alpha) + palette[mask] * alpha
+    return blended.round().clip(0, 255).astype(np.uint8)

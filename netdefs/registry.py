@@ -3,8 +3,11 @@ import importlib
 
 FAMILIES = {
     "yolov5": "netdefs.yolov5",
+    "segformer": "netdefs.segformer",
     "resnet": "netdefs.resnet",
     "mobilenet": "netdefs.mobilenet",
+    "unet": "netdefs.unet",
+    "fpn": "netdefs.fpn",
 }
 
 

@@ -28,7 +28,10 @@ MODELS = [f"resnet{d}" for d in ARCHITECTURES]
 DEMO_OPTIONS = {"num_classes": 1000}
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-IMAGENET_PREPROCESS = {"resize": "shorter side to round(imgsz * 256 / 224), bilinear", "center_crop": True,
+# torchvision's eval transforms (ImageClassification): resize the shorter side to 256 (bilinear, antialiased),
+# centre crop 224, scale to [0, 1], normalise; for another imgsz the resize scales with it (round(imgsz·256/224)).
+IMAGENET_PREPROCESS = {"resize": "shorter side to round(imgsz * resize_ratio), bilinear", "resize_ratio": 256 / 224,
+                       "center_crop": True,
                        "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "scale": 1 / 255, "rgb": True,
                        "done_by": "host (tools/infer.py, netdefs/images.py); not in the network"}
 PLANES = (64, 128, 256, 512)

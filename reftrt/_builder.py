@@ -13,7 +13,7 @@ from . import _enums, _plan, _version
 from ._enums import (BuilderFlag, DataType, DeviceType, EngineCapability, HardwareCompatibilityLevel,
                      MemoryPoolType, NetworkDefinitionCreationFlag, PreviewFeature, ProfilingVerbosity,
                      RuntimePlatform, Severity, TacticSource)
-from ._graph import PROBE_SIZES, Context, INetworkDefinition, LayerError, evaluate
+from ._graph import PROBE_SIZES, Context, INetworkDefinition, LayerError, _Strict, evaluate
 from ._types import Dims, as_dims, torch_dtype
 
 
@@ -91,14 +91,17 @@ class IHostMemory(bytes):
         return len(self)
 
 
-class IOptimizationProfile:
+class IOptimizationProfile(_Strict):
     """Min / opt / max shapes for dynamic inputs, and min / opt / max values for shape-tensor inputs."""
+
+    # Settings are class attributes holding their defaults, so that reftrt/__init__ removes those the emulated
+    # version lacks (profile_stream is TensorRT 11 only) and _Strict then refuses them, as the bindings do.
+    extra_memory_target = 1.0
+    profile_stream = 0
 
     def __init__(self):
         self._shapes = {}
         self._values = {}
-        self.extra_memory_target = 1.0
-        self.profile_stream = 0
 
     def set_shape(self, input, min, opt, max):
         self._shapes[str(input)] = [as_dims(min), as_dims(opt), as_dims(max)]
@@ -125,38 +128,44 @@ class IOptimizationProfile:
         return True
 
 
-class IBuilderConfig:
+class IBuilderConfig(_Strict):
     """Build options. Precision flags exist only in the TensorRT 10 API (11 is strongly typed)."""
+
+    # Settings are class attributes holding their defaults, so that reftrt/__init__ removes those the emulated
+    # version lacks (int8_calibrator and algorithm_selector are gone in 11, the tiling options are new in it) and
+    # _Strict then refuses them, as the bindings do; reset() drops the instance's own values.
+    profiling_verbosity = ProfilingVerbosity.LAYER_NAMES_ONLY
+    builder_optimization_level = 3
+    avg_timing_iterations = 1
+    max_aux_streams = -1
+    engine_capability = EngineCapability.STANDARD
+    hardware_compatibility_level = HardwareCompatibilityLevel.NONE
+    runtime_platform = RuntimePlatform.SAME_AS_BUILD
+    default_device_type = DeviceType.GPU
+    DLA_core = -1
+    progress_monitor = None
+    profile_stream = 0
+    max_num_tactics = -1
+    tiling_optimization_level = getattr(_enums.ENUMS.get("TilingOptimizationLevel"), "NONE", None)
+    l2_limit_for_tiling = -1
+    remote_auto_tuning_config = ""
+    build_route = 0
+    int8_calibrator = None
+    algorithm_selector = None
+    plugins_to_serialize = None  # a list of its own per config, set by reset()
 
     def __init__(self):
         self.reset()
 
     def reset(self):
+        for name in [k for k in vars(self) if not k.startswith("_")]:
+            delattr(self, name)
         self._flags = 0
         self._profiles = []
         self._pools = {}
         self._preview = {}
         self._device_types = {}
-        self.profiling_verbosity = ProfilingVerbosity.LAYER_NAMES_ONLY
-        self.builder_optimization_level = 3
-        self.avg_timing_iterations = 1
-        self.max_aux_streams = -1
-        self.engine_capability = EngineCapability.STANDARD
-        self.hardware_compatibility_level = HardwareCompatibilityLevel.NONE
-        self.runtime_platform = RuntimePlatform.SAME_AS_BUILD
-        self.default_device_type = DeviceType.GPU
-        self.DLA_core = -1
-        self.progress_monitor = None
-        self.profile_stream = 0
         self.plugins_to_serialize = []
-        self.max_num_tactics = -1
-        tiling = _enums.ENUMS.get("TilingOptimizationLevel")  # TensorRT 11 only
-        self.tiling_optimization_level = tiling.NONE if tiling else None
-        self.l2_limit_for_tiling = -1
-        self.remote_auto_tuning_config = ""
-        self.build_route = 0
-        self.int8_calibrator = None
-        self.algorithm_selector = None
         self._quantization_flags = 0
         self._calibration_profile = None
         self._timing_cache = None

@@ -817,23 +817,28 @@ def schedule(layers, keep, out_dtypes=None):
     return steps
 
 
-def _refs(x):
-    return sys.getrefcount(x)
-
-
-def _storage_refs(x):
-    return torch._C._storage_Use_Count(x.untyped_storage()._cdata)
+def _counts(x):
+    storage = x.untyped_storage()
+    return sys.getrefcount(x), torch._C._storage_Use_Count(storage._cdata)
 
 
 def _exclusive_counts():
-    """(Python references, storage references) of a value held only by the executor, measured the way `execute`
-    measures them (so that the check does not depend on how the interpreter counts references)."""
+    """What `_counts` gives for a tensor that only the executor holds (measured the way `execute` calls it, so that
+    the check does not depend on how the interpreter counts references)."""
     values = {0: torch.empty(1)}
     inputs = [values[0]]
-    return _refs(inputs[0]), _storage_refs(inputs[0])
+    return _counts(inputs[0])
 
 
-_EXCLUSIVE = _exclusive_counts()
+_EXCLUSIVE_REFS, _EXCLUSIVE_STORAGE_REFS = _exclusive_counts()
+
+
+def _exclusive(x):
+    """True if `x` (held by `values` and the inputs list) is referenced by nothing else and owns its memory."""
+    if sys.getrefcount(x) != _EXCLUSIVE_REFS:
+        return False
+    storage = x.untyped_storage()
+    return storage.resizable() and torch._C._storage_Use_Count(storage._cdata) == _EXCLUSIVE_STORAGE_REFS
 
 
 def execute(steps, ctx, values, on_tensor=None, timer=None):
@@ -851,8 +856,7 @@ def execute(steps, ctx, values, on_tensor=None, timer=None):
             inputs = [None if t is None else values[t] for t in ins]
         except KeyError:
             raise LayerError(f"{layer._name}: an input tensor was not computed") from None
-        ctx.donated = tuple(i for i in donate if inputs[i].untyped_storage().resizable() and
-                            (_refs(inputs[i]), _storage_refs(inputs[i])) == _EXCLUSIVE) if donate else ()
+        ctx.donated = tuple(i for i in donate if _exclusive(inputs[i])) if donate else ()
         try:
             outputs = run_layer(layer, inputs, ctx, dtypes)
         except (UnknownValue, LayerError):

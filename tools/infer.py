@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Run an engine on images, a directory of images, or a video: python tools/infer.py ENGINE SOURCE [--out DIR]
 
-YOLOv5 letterbox preprocessing, batches that fill every slot of the engine, detections printed and drawn, and
-the time per stage.
+What it does follows the engine's task (`meta["task"]` in its .json sidecar):
+- "detect" (YOLOv5): letterbox, detections printed and, with --out, drawn;
+- "classify": torchvision's eval transforms (shorter side to imgsz·256/224, centre crop imgsz, ImageNet mean/std
+  from the metadata), the top-5 classes with softmax probabilities printed;
+- "segment": plain resize to the input size and normalisation, the logits upsampled bilinearly to the image and
+  argmax'ed, the class histogram printed and, with --out, the mask blended over the image.
+Batches fill every slot of the engine; the time per stage is printed at the end.
 """
 import argparse
 import os
@@ -38,7 +43,7 @@ def main(argv=None):
     engine = netdefs.load(args.engine, backend=args.backend)
     meta = engine.meta
     if meta.get("demo_weights"):
-        print("NOTE: this engine was built with random DEMO weights: its detections are meaningless.",
+        print("NOTE: this engine was built with random DEMO weights: its outputs are meaningless.",
               file=sys.stderr)
     shape = engine.input_shape()
     if shape[2] < 0 or shape[3] < 0:
@@ -73,39 +78,100 @@ def main(argv=None):
 
 
 def run_batch(engine, items, batch, shape, names, out_dir, totals):
-    from netdefs import images as im
+    task = engine.meta.get("task", "detect")
+    if task not in TASKS:
+        from netdefs.engine import UserError
+        raise UserError(f"infer.py does not know the task {task!r} of this engine (known: {', '.join(TASKS)})")
+    prepare, report = TASKS[task]
     t0 = time.perf_counter()
-    boxed = [im.letterbox(image, shape[2:]) for _, image in items]
-    inputs = [b[0] for b in boxed]
+    prepared = [prepare(engine.meta, image, shape[2:]) for _, image in items]
+    inputs = [p[0] for p in prepared]
     # A fixed-batch engine needs every slot filled: pad the last batch by repeating its last image.
     inputs += [inputs[-1]] * (batch - len(inputs)) if engine.input_shape()[0] > 0 else []
-    x = im.to_input(inputs)
+    x = np.stack(inputs)
     t1 = time.perf_counter()
     outputs = engine(x)
     t2 = time.perf_counter()
     for i, (path, image) in enumerate(items):
-        if "num_dets" not in outputs:
-            print(f"{path}: " + ", ".join(f"{k} {v.shape}" for k, v in outputs.items()))
-            continue
-        n = int(outputs["num_dets"][i, 0])
-        ratio, pad = boxed[i][1], boxed[i][2]
-        boxes = im.scale_boxes(outputs["boxes"][i, :n], ratio, pad, image.shape)
-        scores, classes = outputs["scores"][i, :n], outputs["classes"][i, :n]
-        print(f"{path}: {n} detections")
-        for box, score, cls in zip(boxes, scores, classes):
-            label = names[int(cls)] if names and int(cls) < len(names) else str(int(cls))
-            print(f"  {label:>12s} {score:.3f}  [{box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, {box[3]:.1f}]")
-        if out_dir:
-            drawn = im.draw_detections(image, boxes, scores, classes, names)
-            name = os.path.basename(path.split(":")[0])
-            stem, ext = os.path.splitext(name)
-            suffix = f"_{path.split(':')[1]}" if ":" in path else ""
-            im.save_image(drawn, os.path.join(out_dir, f"{stem}{suffix}{ext or '.jpg'}"))
+        drawn = report(engine.meta, outputs, i, path, image, prepared[i][1], names, bool(out_dir))
+        if out_dir and drawn is not None:
+            save_drawn(drawn, path, out_dir)
     t3 = time.perf_counter()
     totals["preprocess"] += t1 - t0
     totals["inference"] += t2 - t1
     totals["postprocess"] += t3 - t2
     return len(items)
+
+
+def save_drawn(drawn, path, out_dir):
+    from netdefs import images as im
+    name = os.path.basename(path.split(":")[0])
+    stem, ext = os.path.splitext(name)
+    suffix = f"_{path.split(':')[1]}" if ":" in path else ""
+    im.save_image(drawn, os.path.join(out_dir, f"{stem}{suffix}{ext or '.jpg'}"))
+
+
+def label_of(cls, names):
+    return names[cls] if names and cls < len(names) and names[cls] else str(cls)
+
+
+# ---- detect (YOLOv5): letterbox in, detections out
+def prepare_detect(meta, image, size):
+    from netdefs import images as im
+    boxed, ratio, pad = im.letterbox(image, size)
+    return im.to_input([boxed])[0], (ratio, pad)
+
+
+def report_detect(meta, outputs, i, path, image, state, names, draw):
+    from netdefs import images as im
+    if "num_dets" not in outputs:
+        print(f"{path}: " + ", ".join(f"{k} {v.shape}" for k, v in outputs.items()))
+        return None
+    n = int(outputs["num_dets"][i, 0])
+    ratio, pad = state
+    boxes = im.scale_boxes(outputs["boxes"][i, :n], ratio, pad, image.shape)
+    scores, classes = outputs["scores"][i, :n], outputs["classes"][i, :n]
+    print(f"{path}: {n} detections")
+    for box, score, cls in zip(boxes, scores, classes):
+        print(f"  {label_of(int(cls), names):>12s} {score:.3f}  [{box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, "
+              f"{box[3]:.1f}]")
+    return im.draw_detections(image, boxes, scores, classes, names) if draw else None
+
+
+# ---- classify: torchvision eval transforms in, top-5 out
+def prepare_classify(meta, image, size):
+    from netdefs import images as im
+    return im.classify_preprocess(image, size, meta["preprocess"]), None
+
+
+def report_classify(meta, outputs, i, path, image, state, names, draw, k=5):
+    from netdefs import images as im
+    logits = outputs[meta.get("outputs", ["logits"])[0]][i]
+    classes, probs = im.topk(im.softmax(logits), k)
+    print(f"{path}: top-{len(classes)}")
+    for cls, p in zip(classes, probs):
+        print(f"  {p:.4f}  {int(cls):>5d}  {label_of(int(cls), names)}")
+    return None
+
+
+# ---- segment: resize in, per-pixel argmax of the upsampled logits out
+def prepare_segment(meta, image, size):
+    from netdefs import images as im
+    return im.segment_preprocess(image, size, meta["preprocess"]), None
+
+
+def report_segment(meta, outputs, i, path, image, state, names, draw):
+    from netdefs import images as im
+    logits = outputs[meta.get("outputs", ["logits"])[0]][i]
+    mask = im.segment_mask(logits, image.shape[:2])
+    total = mask.size
+    parts = [f"{label_of(c, names)} {100.0 * n / total:.1f}%" for c, n in im.class_histogram(mask)]
+    print(f"{path}: {mask.shape[0]}x{mask.shape[1]} mask, classes: " + ", ".join(parts))
+    return im.draw_mask(image, mask) if draw else None
+
+
+TASKS = {"detect": (prepare_detect, report_detect), "classify": (prepare_classify, report_classify),
+         "segment": (prepare_segment, report_segment)}
 
 
 if __name__ == "__main__":

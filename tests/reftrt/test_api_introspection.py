@@ -62,3 +62,48 @@ def test_layer_members_classified_as_the_cookbook_does():
     own = {n for n in dir(layer) if not n.startswith("__")} - common
     assert sorted(n for n in own if callable(getattr(layer, n))) == []
     assert sorted(n for n in own if not callable(getattr(layer, n))) == ["alpha", "beta"]
+
+
+def _builder_objects():
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    return {"IBuilderConfig": builder.create_builder_config(),
+            "IOptimizationProfile": builder.create_optimization_profile()}
+
+
+@pytest.mark.parametrize("name", ["IBuilderConfig", "IOptimizationProfile"])
+def test_builder_settings_are_those_of_the_emulated_version(name):
+    # Settings kept per instance must not outlive the pruning of members the emulated version lacks:
+    # TensorRT 11 has no int8_calibrator / algorithm_selector, 10.3 no tiling options or profile_stream.
+    obj = _builder_objects()[name]
+    assert {n for n in dir(obj) if not n.startswith("_")} == set(MANIFEST[name]["members"])
+    assert _underscored(dir(obj)) == []
+
+
+def test_builder_config_refuses_what_the_version_lacks():
+    config = _builder_objects()["IBuilderConfig"]
+    with pytest.raises(AttributeError):
+        config.max_workspace_size = 1 << 30  # TensorRT 8 API, gone in both
+    removed = ["tiling_optimization_level", "max_num_tactics"] if trt.__version__.startswith("10.") else \
+        ["int8_calibrator", "algorithm_selector"]
+    for name in removed:
+        assert not hasattr(config, name)
+        with pytest.raises(AttributeError):
+            setattr(config, name, None)
+    with pytest.raises(AttributeError):
+        _builder_objects()["IOptimizationProfile"].not_a_setting = 0
+
+
+def test_builder_config_reset_restores_defaults():
+    config = _builder_objects()["IBuilderConfig"]
+    config.builder_optimization_level = 5
+    config.avg_timing_iterations = 4
+    config.plugins_to_serialize = ["a.so"]
+    config.set_flag(trt.BuilderFlag.DEBUG)
+    config.reset()
+    assert config.builder_optimization_level == 3
+    assert config.avg_timing_iterations == 1
+    assert config.plugins_to_serialize == []
+    assert not config.get_flag(trt.BuilderFlag.DEBUG)
+    other = _builder_objects()["IBuilderConfig"]
+    config.plugins_to_serialize.append("b.so")
+    assert other.plugins_to_serialize == []

@@ -1,0 +1,64 @@
+"""MobileNet parity with torchvision (mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large), seeded random weights
+with randomised BatchNorm statistics; fp32 relative error <= 1e-4 on reftrt."""
+import numpy as np
+import pytest
+
+from tests.helpers.ref_mobilenet import build_network, hooked, rel_err, state_dict_arrays, torchvision_classifier
+
+import netdefs
+from netdefs import mobilenet
+from netdefs.mobilenet import ModelMismatch, describe_weights
+
+IMGSZ, BATCH = 64, 2
+
+
+def _input(seed, imgsz=IMGSZ, batch=BATCH):
+    return np.random.default_rng(seed).standard_normal((batch, 3, imgsz, imgsz)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name,num_classes", [("mobilenet_v2", 1000), ("mobilenet_v3_small", 10),
+                                              ("mobilenet_v3_large", 1000)])
+def test_logits_match_torchvision(name, num_classes):
+    model = torchvision_classifier(name, seed=1, num_classes=num_classes)
+    x = _input(2)
+    ref, _ = hooked(model, x, [])
+    engine = netdefs.build(name, state_dict_arrays(model), backend="reference", imgsz=IMGSZ, batch=BATCH,
+                           quiet=True)
+    out = engine(x)["logits"]
+    assert out.shape == (BATCH, num_classes)
+    assert rel_err(out, ref.numpy()) <= 1e-4
+    assert (engine.meta["task"], engine.meta["family"], engine.meta["num_classes"]) == ("classify", "mobilenet",
+                                                                                        num_classes)
+
+
+def test_bn_eps_is_read_from_torchvision():
+    """eps 1e-5 in MobileNetV2 (nn.BatchNorm2d default), 1e-3 in MobileNetV3: as the models say."""
+    for name, eps in mobilenet.EPS.items():
+        model = torchvision_classifier(name)
+        assert {m.eps for m in model.modules() if hasattr(m, "running_var")} == {eps}, name
+
+
+@pytest.mark.parametrize("name,taps", [
+    ("mobilenet_v2", ["features.0.2", "features.1.conv.0.2", "features.2.conv.0.2", "features.3", "features.18.2",
+                      "classifier.1"]),
+    ("mobilenet_v3_large", ["features.0.2", "features.1", "features.4.block.2", "features.4.block.2.fc1",
+                            "features.4.block.2.scale_activation", "features.7.block.0.2", "features.16.2",
+                            "classifier.0", "classifier.1", "classifier.3"]),
+])
+def test_intermediate_tensors_are_named_after_the_state_dict(name, taps):
+    model = torchvision_classifier(name, seed=3)
+    x = _input(4)
+    _, seen = hooked(model, x, taps)
+    out = build_network(lambda net: mobilenet.define(net, name, IMGSZ, BATCH), state_dict_arrays(model), taps)(x)
+    for t in taps:
+        assert rel_err(out[t], seen[t]) <= 1e-4, t
+
+
+def test_weights_of_another_variant_are_refused_by_name():
+    model = torchvision_classifier("mobilenet_v3_small", num_classes=5)
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    assert describe_weights(shapes.items()) == ("mobilenet_v3_small", 5)
+    with pytest.raises(ModelMismatch, match=r"the weights are mobilenet_v3_small \(5 classes\).*mobilenet_v3_large"):
+        netdefs.build("mobilenet_v3_large", state_dict_arrays(model), backend="reference", imgsz=IMGSZ, quiet=True)
+    v2 = {k: v.shape for k, v in torchvision_classifier("mobilenet_v2").state_dict().items()}
+    assert describe_weights(v2.items()) == ("mobilenet_v2", 1000)

@@ -1,0 +1,118 @@
+"""SegFormer b0 ... b5 parity with transformers 5.23's SegformerForSemanticSegmentation (random weights, built from a
+SegformerConfig, never from_pretrained): `logits` within 1e-4 relative on reftrt, fp32."""
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from tests.helpers.ref_segformer import segformer_model, state_dict_arrays  # noqa: E402
+
+import netdefs  # noqa: E402
+from netdefs.segformer import ModelMismatch, describe_weights, rename_legacy  # noqa: E402
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def reference_logits(model, x):
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).logits.numpy()
+
+
+def inputs(shape, seed):
+    # normalized images: roughly zero-mean, unit-variance
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+# b0 non-square (catches h / w mix-ups) with batch 2; b1 at 64; b2...b5 (27M-85M parameters) at 32x32, batch 1:
+# every stage then still runs its sequence reduction (8 → 1, 4 → 1, 2 → 1) and the decode head upsamples 8x, 4x, 2x.
+@pytest.mark.parametrize("name,imgsz,batch", [("segformer-b0", (64, 96), 2), ("segformer-b1", 64, 1),
+                                              ("segformer-b2", 32, 1), ("segformer-b3", 32, 1),
+                                              ("segformer-b4", 32, 1), ("segformer-b5", 32, 1)])
+def test_logits_match_transformers(name, imgsz, batch):
+    model = segformer_model(name, seed=1, num_labels=19)
+    weights = state_dict_arrays(model)
+    h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+    x = inputs((batch, 3, h, w), seed=7)
+    ref = reference_logits(model, x)
+    del model
+    engine = netdefs.build(name, weights, backend="reference", imgsz=imgsz, batch=batch, quiet=True)
+    out = engine(x)["logits"]
+    assert out.shape == ref.shape == (batch, 19, h // 4, w // 4)
+    assert rel_err(out, ref) <= 1e-4
+    info = engine.meta
+    assert info["task"] == "segment" and info["output_stride"] == 4 and info["num_classes"] == 19
+    assert info["outputs"] == ["logits"] and info["input"] == "pixel_values" and info["imgsz"] == [h, w]
+
+
+def test_fp16_error_is_bounded():
+    """fp16 (strongly typed float16; attention softmax in float32): logits within 1e-2 relative of fp32 PyTorch."""
+    model = segformer_model("segformer-b0", seed=5)
+    weights = state_dict_arrays(model)
+    x = inputs((1, 3, 64, 64), seed=2)
+    ref = reference_logits(model, x)
+    out = netdefs.build("segformer-b0", weights, backend="reference", imgsz=64, precision="fp16", quiet=True)(x)
+    assert out["logits"].dtype == np.float32
+    assert rel_err(out["logits"], ref) <= 1e-2
+
+
+def test_dynamic_batch():
+    model = segformer_model("segformer-b0", seed=3, num_labels=5)
+    weights = state_dict_arrays(model)
+    engine = netdefs.build("segformer-b0", weights, backend="reference", imgsz=32, dynamic_batch=(1, 2, 3),
+                           quiet=True)
+    assert engine.input_shape() == (-1, 3, 32, 32)
+    x = inputs((3, 3, 32, 32), seed=4)
+    assert rel_err(engine(x)["logits"], reference_logits(model, x)) <= 1e-4
+    assert rel_err(engine(x[:1])["logits"], reference_logits(model, x[:1])) <= 1e-4
+
+
+def _shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def test_check_weights_names_the_variant():
+    model = segformer_model("segformer-b1", seed=0, num_labels=7)
+    assert describe_weights(_shapes(model).items()) == ("segformer-b1", 7)
+    flat = {k: (int(np.prod(s)),) for k, s in _shapes(model).items()}  # .wts: counts only
+    assert describe_weights(flat.items()) == ("segformer-b1", 7)
+    with pytest.raises(ModelMismatch, match="the weights are segformer-b1 .7 labels.*segformer-b2"):
+        netdefs.build("segformer-b2", state_dict_arrays(model), backend="reference", imgsz=32, quiet=True)
+    with pytest.raises(ModelMismatch, match="not a SegFormer"):
+        describe_weights([("model.0.conv.weight", (16, 3, 6, 6))])
+
+
+# transformers 4.x names (the Hub's nvidia/segformer-* checkpoints) -> 5.x names
+_TO_LEGACY = [
+    ("segformer.stages.{i}.patch_embeddings.", "segformer.encoder.patch_embeddings.{i}."),
+    ("segformer.stages.{i}.blocks.", "segformer.encoder.block.{i}."),
+    ("segformer.stages.{i}.layer_norm.", "segformer.encoder.layer_norm.{i}."),
+    ("attention.q_proj", "attention.self.query"), ("attention.k_proj", "attention.self.key"),
+    ("attention.v_proj", "attention.self.value"),
+    ("attention.sequence_reduction.sequence_reduction", "attention.self.sr"),
+    ("attention.sequence_reduction.layer_norm", "attention.self.layer_norm"),
+    ("attention.o_proj", "attention.output.dense"), ("mlp.fc1", "mlp.dense1"), ("mlp.fc2", "mlp.dense2"),
+    ("layernorm_before", "layer_norm_1"), ("layernorm_after", "layer_norm_2"),
+    ("decode_head.linear_projections", "decode_head.linear_c"),
+]
+
+
+def _legacy(name):
+    for new, old in _TO_LEGACY:
+        for i in range(4):
+            name = name.replace(new.format(i=i), old.format(i=i))
+    return name
+
+
+def test_legacy_names():
+    model = segformer_model("segformer-b0", seed=0)
+    weights = state_dict_arrays(model)
+    legacy = {_legacy(k): v for k, v in weights.items()}
+    assert "segformer.encoder.block.1.0.attention.self.sr.weight" in legacy
+    with pytest.raises(ModelMismatch, match="transformers 4.x names.*rename_legacy"):
+        describe_weights((k, v.shape) for k, v in legacy.items())
+    renamed = rename_legacy(legacy)
+    assert sorted(renamed) == sorted(weights)
