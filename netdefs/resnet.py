@@ -11,9 +11,7 @@ The network input "images" is (batch, 3, H, W) already normalised with the Image
 (netdefs/images.py) does the resize, centre crop and normalisation on the host, as the `preprocess` metadata says.
 Output "logits" (batch, classes): the fc layer, before softmax.
 """
-import numpy as np
-
-from .common import Net, act, conv_bn, elementwise, flatten, global_avgpool, linear, maxpool, shape_of  # noqa: F401
+from .common import act, conv_bn, elementwise, flatten, global_avgpool, linear, maxpool, shape_of
 
 BN_EPS = 1e-5  # torchvision ResNet: nn.BatchNorm2d default
 # depth -> (block, blocks per layer), as torchvision's resnet18 ... resnet152 builders

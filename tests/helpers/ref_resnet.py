@@ -1,5 +1,7 @@
 """torchvision classifiers (ResNet, MobileNet) and smp's ResNet encoder with seeded random weights, and a builder
 for network definitions with extra outputs ("taps") at named tensors, to compare with PyTorch forward hooks."""
+import contextlib
+
 import numpy as np
 import torch
 
@@ -18,6 +20,18 @@ def smp_unet(encoder="resnet18", seed=0, classes=2):
     return randomise(smp.Unet(encoder, encoder_weights=None, classes=classes), seed)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread: on this shared, loaded 2-core machine, torch's thread pool spins against other
+    processes and a 0.07 s forward takes 4-5 s (measured); restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def hooked(model, x, names):
     """model(x) and the outputs of the submodules `names` (the last call of each), as numpy arrays."""
     seen, handles = {}, []
@@ -25,7 +39,7 @@ def hooked(model, x, names):
     for n in names:
         handles.append(modules[n].register_forward_hook(
             lambda m, i, o, n=n: seen.__setitem__(n, o.detach().numpy().copy())))
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         out = model(torch.from_numpy(x))
     for h in handles:
         h.remove()

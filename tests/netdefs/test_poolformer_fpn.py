@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("segmentation_models_pytorch")
 pytest.importorskip("timm")
 
-from tests.helpers.ref_smp import build_with_probes, one_torch_thread, fpn_model, hooked_forward, unet_model  # noqa: E402
+from tests.helpers.ref_smp import (build_with_probes, fpn_model, hooked_forward, one_torch_thread,  # noqa: E402
+                                   unet_model)
 from tests.helpers.refmodels import state_dict_arrays  # noqa: E402
 
 import netdefs  # noqa: E402
@@ -15,8 +16,8 @@ from netdefs.smp import ModelMismatch  # noqa: E402
 IMGSZ, BATCH = 64, 2
 MODEL = "fpn-poolformer_s12"
 
-
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+
 
 def rel_err(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("segmentation_models_pytorch")
 
-from tests.helpers.ref_smp import build_with_probes, one_torch_thread, hooked_forward, unet_model  # noqa: E402
+from tests.helpers.ref_smp import build_with_probes, hooked_forward, one_torch_thread, unet_model  # noqa: E402
 from tests.helpers.refmodels import state_dict_arrays  # noqa: E402
 
 import netdefs  # noqa: E402
@@ -13,8 +13,8 @@ from netdefs.smp import ModelMismatch  # noqa: E402
 
 IMGSZ, BATCH, CLASSES = 64, 2, 3
 
-
 _one_thread = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+
 
 def rel_err(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers.ref_resnet import smp_unet, state_dict_arrays, torchvision_classifier
+from tests.helpers.ref_resnet import one_thread, smp_unet, state_dict_arrays, torchvision_classifier
 
 from netdefs import images as im
 
@@ -58,7 +58,7 @@ def test_classify_prints_the_top5_of_the_pytorch_model(tmp_path):
     assert sorted(printed) == sorted(str(p) for p in paths)
     for path in paths:
         x = im.classify_preprocess(im.read_image(path), (IMGSZ, IMGSZ), meta["preprocess"])
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             probs = torch.softmax(model(torch.from_numpy(x[None])), 1)[0].numpy()
         top = np.argsort(-probs, kind="stable")[:5]
         got = printed[str(path)]
@@ -115,7 +115,7 @@ def test_segment_prints_the_histogram_and_draws_the_mask(tmp_path):
     line = next(l for l in r.stdout.splitlines() if l.startswith(str(path)))
     image = im.read_image(path)
     x = im.segment_preprocess(image, (IMGSZ, IMGSZ), meta["preprocess"])
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         logits = model(torch.from_numpy(x[None]))
     up = torch.nn.functional.interpolate(logits, size=image.shape[:2], mode="bilinear", align_corners=False)
     mask = up[0].argmax(0).numpy()
