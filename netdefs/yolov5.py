@@ -233,7 +233,7 @@ def define(net, model, imgsz=640, batch=1, head="nms", score_threshold=0.25, iou
 
     levels = [outputs[s] for s in detect[0]]
     anchors = _anchors(net, d, len(levels), strides)
-    info = {"family": "yolov5", "model": model.lower(), "num_classes": nc, "strides": list(strides),
+    info = {"family": "yolov5", "task": "detect", "model": model.lower(), "num_classes": nc, "strides": list(strides),
             "anchors": anchors.tolist(), "imgsz": [h, w], "head": head, "input": "images",
             "preprocess": {"letterbox": True, "stride": strides[-1], "scale": 1 / 255, "rgb": True}}
     raw = [_detect_conv(net, level, f"model.{d}.m.{i}", anchors.shape[1], nc, seg) for i, level in enumerate(levels)]

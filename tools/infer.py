@@ -150,7 +150,7 @@ def report_classify(meta, outputs, i, path, image, state, names, draw, k=5):
     classes, probs = im.topk(im.softmax(logits), k)
     print(f"{path}: top-{len(classes)}")
     for cls, p in zip(classes, probs):
-        print(f"  {p:.4f}  {int(cls):>5d}  {label_of(int(cls), names)}")
+        print(f"  {p:.4f}  {int(cls):>5d}" + (f"  {label_of(int(cls), names)}" if names else ""))
     return None
 
 

@@ -79,7 +79,7 @@ def test_fp16_resnet18_within_bound():
     out = netdefs.build("resnet18", state_dict_arrays(model), backend="reference", precision="fp16", imgsz=IMGSZ,
                         batch=BATCH, quiet=True)(x)["logits"]
     assert out.dtype == np.float32
-    assert rel_err(out, ref.numpy()) <= 2e-2
+    assert rel_err(out, ref.numpy()) <= 5e-3  # measured 7.2e-4 (float16 weights and activations)
 
 
 def test_weights_of_another_variant_are_refused_by_name():

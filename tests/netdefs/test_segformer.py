@@ -1,5 +1,7 @@
 """SegFormer b0 ... b5 parity with transformers 5.23's SegformerForSemanticSegmentation (random weights, built from a
 SegformerConfig, never from_pretrained): `logits` within 1e-4 relative on reftrt, fp32."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -27,11 +29,19 @@ def inputs(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-# b0 non-square (catches h / w mix-ups) with batch 2; b1 at 64; b2...b5 (27M-85M parameters) at 32x32, batch 1:
-# every stage then still runs its sequence reduction (8 → 1, 4 → 1, 2 → 1) and the decode head upsamples 8x, 4x, 2x.
+# b4 (64M parameters, 41 blocks) and b5 (85M, 52 blocks) take 40-60 s each on a 2-core machine, mostly reftrt's
+# definition-time graph analysis (which grows with the square of the layer count): run them with NETDEFS_SLOW_TESTS=1.
+SLOW = pytest.mark.skipif(not os.environ.get("NETDEFS_SLOW_TESTS"),
+                          reason="40-60 s each on reftrt: set NETDEFS_SLOW_TESTS=1")
+
+
+# b0 non-square (catches h / w mix-ups) with batch 2, b1 ... b5 at 64x64: every stage's attention then has 4 keys
+# (16x16 / 8 → 2x2, 8x8 / 4, 4x4 / 2, 2x2 / 1), so the softmax and the heads matter (at 32x32 stages 0-2 would
+# reduce to one key, where attention is v whatever q and k are), and the decode head upsamples 8x, 4x, 2x.
 @pytest.mark.parametrize("name,imgsz,batch", [("segformer-b0", (64, 96), 2), ("segformer-b1", 64, 1),
-                                              ("segformer-b2", 32, 1), ("segformer-b3", 32, 1),
-                                              ("segformer-b4", 32, 1), ("segformer-b5", 32, 1)])
+                                              ("segformer-b2", 64, 1), ("segformer-b3", 64, 1),
+                                              pytest.param("segformer-b4", 64, 1, marks=SLOW),
+                                              pytest.param("segformer-b5", 64, 1, marks=SLOW)])
 def test_logits_match_transformers(name, imgsz, batch):
     model = segformer_model(name, seed=1, num_labels=19)
     weights = state_dict_arrays(model)
