@@ -507,6 +507,8 @@ def layernorm(net, x, prefix, eps=1e-5, axis=-1):
     bias = net.weight(f"{prefix}.bias", (c,)).reshape(bshape)
     scale = net.named(net.network.add_constant(bshape, weight), f"{prefix}.weight").get_output(0)
     shift = net.named(net.network.add_constant(bshape, bias), f"{prefix}.bias").get_output(0)
-    layer = net.network.add_normalization(x, scale, shift, 1 << axis)
+    # add_normalization_v2 where the API has it (TensorRT 11), as groupnorm: with one group both compute the same
+    add = getattr(net.network, "add_normalization_v2", None) or net.network.add_normalization
+    layer = add(x, scale, shift, 1 << axis)
     layer.epsilon = eps
     return net.named(layer, prefix).get_output(0)

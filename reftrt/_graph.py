@@ -450,6 +450,8 @@ class INetworkDefinition(_Strict):
         self._error_recorder = None
         self._refittable = set()
         self._data_dependent = False
+        self._wiring = 0
+        self._shape_memo = None
 
     # ---- bookkeeping
     def _changed(self, layer=None):
@@ -459,6 +461,7 @@ class INetworkDefinition(_Strict):
         layer's downstream keeps definition-time analysis linear in the network size.
         """
         cache = self._analysis
+        self._wiring += 1
         if layer is None or cache is None:
             self._version += 1
             return
@@ -656,6 +659,13 @@ class INetworkDefinition(_Strict):
 
     def _shape_tensors(self):
         """Tensors that TensorRT computes on the host: those feeding a shape input, through shape arithmetic."""
+        # Memoised on the wiring (layers, inputs, set_input): shape queries ask for it after every added layer.
+        key = (self._wiring, len(self._layers), len(self._inputs))
+        if self._shape_memo is None or self._shape_memo[0] != key:
+            self._shape_memo = (key, self._find_shape_tensors())
+        return self._shape_memo[1]
+
+    def _find_shape_tensors(self):
         result = set()
         stack = [t for layer in self._layers for i, t in enumerate(layer._inputs)
                  if t is not None and i in layer._shape_inputs]

@@ -1,7 +1,5 @@
 """SegFormer b0 ... b5 parity with transformers 5.23's SegformerForSemanticSegmentation (random weights, built from a
 SegformerConfig, never from_pretrained): `logits` within 1e-4 relative on reftrt, fp32."""
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -9,9 +7,15 @@ import torch
 pytest.importorskip("transformers")
 
 from tests.helpers.ref_segformer import segformer_model, state_dict_arrays  # noqa: E402
+from tests.helpers.ref_smp import build_with_probes, one_torch_thread  # noqa: E402
 
 import netdefs  # noqa: E402
 from netdefs.segformer import ModelMismatch, describe_weights, rename_legacy  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    yield from one_torch_thread()
 
 
 def rel_err(a, b):
@@ -29,19 +33,12 @@ def inputs(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-# b4 (64M parameters, 41 blocks) and b5 (85M, 52 blocks) take 40-60 s each on a 2-core machine, mostly reftrt's
-# definition-time graph analysis (which grows with the square of the layer count): run them with NETDEFS_SLOW_TESTS=1.
-SLOW = pytest.mark.skipif(not os.environ.get("NETDEFS_SLOW_TESTS"),
-                          reason="40-60 s each on reftrt: set NETDEFS_SLOW_TESTS=1")
-
-
 # b0 non-square (catches h / w mix-ups) with batch 2, b1 ... b5 at 64x64: every stage's attention then has 4 keys
 # (16x16 / 8 → 2x2, 8x8 / 4, 4x4 / 2, 2x2 / 1), so the softmax and the heads matter (at 32x32 stages 0-2 would
 # reduce to one key, where attention is v whatever q and k are), and the decode head upsamples 8x, 4x, 2x.
 @pytest.mark.parametrize("name,imgsz,batch", [("segformer-b0", (64, 96), 2), ("segformer-b1", 64, 1),
                                               ("segformer-b2", 64, 1), ("segformer-b3", 64, 1),
-                                              pytest.param("segformer-b4", 64, 1, marks=SLOW),
-                                              pytest.param("segformer-b5", 64, 1, marks=SLOW)])
+                                              ("segformer-b4", 64, 1), ("segformer-b5", 64, 1)])
 def test_logits_match_transformers(name, imgsz, batch):
     model = segformer_model(name, seed=1, num_labels=19)
     weights = state_dict_arrays(model)
@@ -126,3 +123,31 @@ def test_legacy_names():
         describe_weights((k, v.shape) for k, v in legacy.items())
     renamed = rename_legacy(legacy)
     assert sorted(renamed) == sorted(weights)
+
+
+# state_dict-named points inside the network, as forward hooks see them ((B, N, C) tokens, (B, C, h, w) images)
+PROBES = ["segformer.stages.0.patch_embeddings.layer_norm", "segformer.stages.0.blocks.0.layernorm_before",
+          "segformer.stages.1.blocks.0.attention.q_proj",
+          "segformer.stages.1.blocks.0.attention.sequence_reduction.sequence_reduction",
+          "segformer.stages.1.blocks.0.attention.sequence_reduction.layer_norm",
+          "segformer.stages.1.blocks.0.attention.o_proj", "segformer.stages.2.blocks.1.mlp.fc1",
+          "segformer.stages.2.blocks.1.mlp.dwconv.dwconv", "segformer.stages.2.blocks.1.mlp.dwconv",
+          "segformer.stages.2.blocks.1.mlp.activation_fn", "segformer.stages.2.blocks.1",
+          "segformer.stages.2", "segformer.stages.3.layer_norm", "decode_head.linear_projections.3.proj",
+          "decode_head.linear_fuse", "decode_head.batch_norm", "decode_head.activation", "decode_head.classifier"]
+
+
+def test_named_points_match_forward_hooks():
+    model = segformer_model("segformer-b0", seed=4)
+    x = inputs((2, 3, 64, 64), seed=9)
+    seen = {}
+    handles = [model.get_submodule(p).register_forward_hook(
+        lambda m, i, o, p=p: seen.__setitem__(p, o.detach().clone())) for p in PROBES]
+    with torch.no_grad():
+        model(torch.from_numpy(x))
+    for h in handles:
+        h.remove()
+    out = build_with_probes("segformer-b0", state_dict_arrays(model), PROBES, imgsz=64, batch=2)(x)
+    for p in PROBES:
+        assert out[p].shape == tuple(seen[p].shape), p
+        assert rel_err(out[p], seen[p].numpy()) <= 1e-4, p

@@ -579,3 +579,19 @@ def test_tensor_wrapper():
     with pytest.raises(ValueError, match="immutable"):
         t._immutable = True
         t.dtype = trt.float16
+
+
+def test_tensor_wrapper_types_and_data_dependent_shapes():
+    from reftrt.plugin._tensor import Tensor
+    half = torch.arange(6, dtype=torch.bfloat16)
+    t = Tensor._wrap(half, (2, 3), trt.bfloat16, 0, True)
+    assert torch.as_tensor(t).dtype == torch.bfloat16 and torch.as_tensor(t).data_ptr() == half.data_ptr()
+    with pytest.raises(ValueError, match="__array_interface__"):
+        np.asarray(t)
+    flags = Tensor._wrap(torch.tensor([True, False]), (2,), trt.bool, 0, True)
+    assert torch.as_tensor(flags).tolist() == [True, False]
+    dds = Tensor._wrap(torch.zeros(10, dtype=torch.int32), (-1, 2), trt.int32, 0, False)
+    assert dds.is_data_dependent
+    with pytest.raises(ValueError, match="data-dependent"):
+        dds.numel()
+    assert torch.as_tensor(dds.aliased((3, 2))).shape == (3, 2)
