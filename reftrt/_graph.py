@@ -465,6 +465,12 @@ class INetworkDefinition(_Strict):
         if layer is None or cache is None:
             self._version += 1
             return
+        if not any(t in cache["infos"] or any(t in values for values in cache["values"]) for t in layer._outputs):
+            # Nothing was inferred from this layer's outputs yet (parameters set right after adding the layer), so
+            # nothing downstream depends on them: skip the walk over the whole network.
+            for errors in cache["errors"]:
+                errors.pop(layer, None)
+            return
         dirty, dirty_layers = set(layer._outputs), {layer}
         grown = True
         while grown:

@@ -314,8 +314,7 @@ class IExecutionContext:
                                     f"exceeds min ~ max range at index {i}, maximum dimension in profile is {b}, "
                                     f"minimum dimension in profile is {a}, but supplied dimension is {d}.)")
                     return False
-        self._shapes[name] = dims
-        self._shape_cache = None
+        self._shapes[name] = dims  # the shape cache is keyed on shapes and shape-tensor values
         return True
 
     @property
@@ -421,7 +420,6 @@ class IExecutionContext:
                             f"{name})")
             return False
         self._addresses[name] = int(memory)
-        self._shape_cache = None
         return True
 
     def get_tensor_address(self, name):

@@ -118,6 +118,18 @@ class _ConvBase(ILayer):
 
     def _operands(self, x, inputs, n, c_in):
         """(kernel, bias) as float32 tensors (meta during analysis), validated against the layer's settings."""
+        if any(t is not None for t in inputs[1:]):
+            return self._convert_operands(x, inputs, n, c_in)
+        # From Weights: converted once per weights objects and settings (an engine runs the same layer repeatedly).
+        key = (x.dtype, x.is_meta, c_in, n, self.num_output_maps, self.num_groups, tuple(self.kernel_size_nd))
+        hit = self.__dict__.get("_operand_cache")
+        if hit is not None and hit[0] == key and hit[1] is self.kernel and hit[2] is self.bias:
+            return hit[3]
+        result = self._convert_operands(x, inputs, n, c_in)
+        self.__dict__["_operand_cache"] = (key, self.kernel, self.bias, result)
+        return result
+
+    def _convert_operands(self, x, inputs, n, c_in):
         k, g = self.num_output_maps, self.num_groups
         if k is None or k <= 0:
             self._fail(f"num_output_maps must be positive, got {k}")
@@ -192,8 +204,8 @@ class IConvolutionLayer(_ConvBase):
     def _kernel_shape(self, k, c_in, g, kernel_size):
         return [k, c_in // g] + kernel_size
 
-    def _forward(self, inputs, ctx):
-        x = inputs[0]
+    def _geometry(self, x, inputs):
+        """Everything the computation needs besides x's data, validated against the layer's settings."""
         n = self._check_input(x)
         x3, batch = split_batch(self, x, n)
         c_in, sizes = x3.shape[1], list(x3.shape[2:])
@@ -212,8 +224,23 @@ class IConvolutionLayer(_ConvBase):
             outs.append(out)
             pads.append((before, after + extra))
         out_shape = batch + [self.num_output_maps] + outs
+        return n, list(x3.shape), w, b, stride, dilation, pads, outs, out_shape
+
+    def _forward(self, inputs, ctx):
+        x = inputs[0]
+        # An engine's layers never change: at run time the geometry is computed once per input shape and type.
+        reuse = not ctx.analysis and all(t is None for t in inputs[1:])
+        cached = self.__dict__.get("_geometry_cache") if reuse else None
+        if cached is not None and cached[0] == (x.shape, x.dtype):
+            geometry = cached[1]
+        else:
+            geometry = self._geometry(x, inputs)
+            if reuse:
+                self.__dict__["_geometry_cache"] = ((x.shape, x.dtype), geometry)
+        n, flat, w, b, stride, dilation, pads, outs, out_shape = geometry
         if x.is_meta:
             return [torch.empty(out_shape, dtype=x.dtype, device="meta")]
+        x3 = x if list(x.shape) == flat else x.reshape(flat)
         conv = F.conv2d if n == 2 else F.conv3d
         if all(before == after for before, after in pads):
             # Symmetric zero padding: let the convolution pad (no padded copy of the input; same result).
@@ -224,8 +251,12 @@ class IConvolutionLayer(_ConvBase):
             y = conv(xp, w, b, stride=stride, dilation=dilation, groups=self.num_groups)
         # The formula's O can be smaller than what the padded input allows (a window ending in the extra
         # EXPLICIT_ROUND_UP zeros is never partial), so keep exactly O positions.
-        y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
-        return [y.reshape(out_shape).to(x.dtype)]
+        # Views only where needed: a fresh output can later be computed in place (Context.donated).
+        if list(y.shape[2:]) != outs:
+            y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
+        if list(y.shape) != out_shape:
+            y = y.reshape(out_shape)
+        return [y if y.dtype == x.dtype else y.to(x.dtype)]
 
 
 class IDeconvolutionLayer(_ConvBase):

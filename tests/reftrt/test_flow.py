@@ -408,9 +408,10 @@ def test_reading_shapes_after_every_add_stays_linear():
         for i in range(n):
             if i % 2:
                 layer = network.add_activation(t, trt.ActivationType.RELU)
+                layer.alpha = 0.5  # a parameter set right after adding, as netdefs do
             else:
                 layer = network.add_elementwise(t, const, trt.ElementWiseOperation.SUM)
-                layer.name = f"sum{i}"  # a parameter change after adding invalidates this layer only
+                layer.name = f"sum{i}"
             t = layer.get_output(0)
             assert t.shape == (-1, 8, 4, 4)
         return time.perf_counter() - start
