@@ -11,24 +11,12 @@ import pytest
 import torch
 
 import reftrt as trt
+from tests.helpers.trt_logger import Recorder as CaptureLogger
 
 # tensorrt.plugin exists from TensorRT 10.6: under REFTRT_TRT_VERSION=10.3 there is nothing to test here.
 trtp = pytest.importorskip("reftrt.plugin", reason="the emulated TensorRT 10.3 API has no tensorrt.plugin")
 
 
-class CaptureLogger(trt.ILogger):
-    def __init__(self):
-        trt.ILogger.__init__(self)
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((severity, msg))
-
-    def errors(self):
-        return [m for s, m in self.messages if s in (trt.ILogger.ERROR, trt.ILogger.INTERNAL_ERROR)]
-
-    def warnings(self):
-        return [m for s, m in self.messages if s == trt.ILogger.WARNING]
 
 
 # ---- plugin definitions -----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import reftrt as trt
+from tests.helpers.trt_logger import Recorder
 from reftrt.layers import resize as resize_module
 
 F32, F16, I32, I64, BOOL = (trt.DataType.FLOAT, trt.DataType.HALF, trt.DataType.INT32, trt.DataType.INT64,
@@ -29,19 +30,6 @@ IM, CT, SEL, RND = (trt.InterpolationMode, trt.ResizeCoordinateTransformation, t
 IS_11 = hasattr(trt.INMSLayer, "indices_type")
 
 
-class Recorder(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((severity, msg))
-
-    def errors(self):
-        return [m for s, m in self.messages if s in (trt.ILogger.ERROR, trt.ILogger.INTERNAL_ERROR)]
-
-    def warnings(self):
-        return [m for s, m in self.messages if s == trt.ILogger.WARNING]
 
 
 class Allocator(trt.IOutputAllocator):

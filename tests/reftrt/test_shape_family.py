@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import reftrt as trt
+from tests.helpers.trt_logger import Recorder
 
 F32, F16, I32, I64 = trt.DataType.FLOAT, trt.DataType.HALF, trt.DataType.INT32, trt.DataType.INT64
 _NP = {np.dtype(np.float32): F32, np.dtype(np.float16): F16, np.dtype(np.int32): I32, np.dtype(np.int64): I64,
@@ -18,19 +19,6 @@ _NP = {np.dtype(np.float32): F32, np.dtype(np.float16): F16, np.dtype(np.int32):
 HAS_SQUEEZE = hasattr(trt.INetworkDefinition, "add_squeeze")
 
 
-class Recorder(trt.ILogger):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def log(self, severity, msg):
-        self.messages.append((severity, msg))
-
-    def errors(self):
-        return [m for s, m in self.messages if s in (trt.ILogger.ERROR, trt.ILogger.INTERNAL_ERROR)]
-
-    def warnings(self):
-        return [m for s, m in self.messages if s == trt.ILogger.WARNING]
 
 
 class Net:
