@@ -4,6 +4,7 @@ The only backend-specific part is where I/O memory lives: device memory through 
 (numpy arrays) for reftrt, which takes host addresses where TensorRT takes device ones. Everything else (builder
 config, profiles, serialization, runtime, I/O binding) is the TensorRT API, and runs in CI against reftrt.
 """
+import ctypes
 import importlib
 import json
 import os
@@ -85,6 +86,12 @@ class HostMemory:
     def stream(self):
         return 0
 
+    def read(self, address, shape, dtype):
+        """A copy of the host memory at `address` (reftrt reports debug tensors in host memory)."""
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        raw = (ctypes.c_char * nbytes).from_address(address) if nbytes else b""
+        return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape)
+
     def fetch(self, name):
         return self._arrays[name].copy()
 
@@ -125,6 +132,14 @@ class CudaMemory:
     def stream(self):
         return self._stream.handle
 
+    def read(self, address, shape, dtype):
+        """A copy of the device memory at `address` (TensorRT reports debug tensors in device memory)."""
+        host = np.empty(tuple(shape), dtype=dtype)
+        if host.nbytes:
+            self._cuda.memcpy_dtoh_async(host, address, self._stream)
+            self._stream.synchronize()
+        return host
+
     def fetch(self, name):
         host = self._host[name]
         self._cuda.memcpy_dtoh_async(host, self._device[name][0], self._stream)
@@ -156,6 +171,35 @@ class _Logger:
         self.logger = Logger()
 
 
+def _pointer(addr):
+    """TensorRT passes debug-tensor addresses as a PyCapsule, reftrt as an int."""
+    if isinstance(addr, int):
+        return addr
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return get(addr, None)
+
+
+def _debug_listener(trt, memory, sink):
+    """An IDebugListener that copies every debug tensor into `sink[name]` (host or device memory alike)."""
+    base = trt.IDebugListener
+
+    class Listener(base):
+        def __init__(self):
+            base.__init__(self)
+
+        def process_debug_tensor(self, addr, location, type, shape, name, stream):
+            dtype = np.dtype(trt.nptype(type))
+            dims = tuple(int(d) for d in shape)
+            if location == trt.TensorLocation.HOST:
+                sink[name] = HostMemory().read(_pointer(addr), dims, dtype)
+            else:
+                sink[name] = memory.read(_pointer(addr), dims, dtype)
+            return True
+
+    return Listener()
+
+
 class Engine:
     """A built network: `engine(inputs) -> {output name: numpy array}` on either backend."""
 
@@ -178,7 +222,9 @@ class Engine:
     def input_shape(self, name=None):
         return tuple(self.engine.get_tensor_shape(name or self.inputs[0]))
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, debug=False):
+        """Run on `inputs` (an array, or a dict by input name); returns {output name: array}. debug=True: the debug
+        tensors marked at build time are returned too, by name, in the same dict."""
         if not isinstance(inputs, dict):
             if len(self.inputs) != 1:
                 raise UserError(f"the engine has inputs {self.inputs}: pass a dict")
@@ -201,10 +247,22 @@ class Engine:
             shape = tuple(ctx.get_tensor_shape(name))
             dtype = trt.nptype(self.engine.get_tensor_dtype(name))
             ctx.set_tensor_address(name, self.memory.bind_output(name, shape, dtype))
-        if not ctx.execute_async_v3(self.memory.stream()):
-            raise BuildError("execution failed: " + "; ".join(self._log.errors[-3:]))
-        self.memory.synchronize()
-        return {name: self.memory.fetch(name) for name in self.outputs}
+        seen = {}
+        if debug:
+            self._listener = _debug_listener(trt, self.memory, seen)  # kept alive while TensorRT holds it
+            ctx.set_debug_listener(self._listener)
+            ctx.set_all_tensors_debug_state(True)
+        try:
+            if not ctx.execute_async_v3(self.memory.stream()):
+                raise BuildError("execution failed: " + "; ".join(self._log.errors[-3:]))
+            self.memory.synchronize()
+        finally:
+            if debug:
+                ctx.set_all_tensors_debug_state(False)
+        out = {name: self.memory.fetch(name) for name in self.outputs}
+        for name, value in seen.items():
+            out.setdefault(name, value)
+        return out
 
     def save(self, path):
         """Write the plan and its JSON sidecar (`path` + '.json'), each atomically."""
@@ -274,17 +332,34 @@ def _family(model):
     return registry.family(model)
 
 
-def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None,
-          workspace=None, timing_cache=None, progress=True, strict=False, quiet=False, **options):
-    """Build `model` from `weights` (a path or a name → array mapping) into an Engine.
+class Definition:
+    """A network defined but not built: the builder, the network, the `Net` that named it, the model's metadata."""
 
-    batch: a fixed batch size; dynamic_batch: (min, opt, max) for a dynamic batch dimension.
-    precision: "fp32" or "fp16" (a strongly typed float16 network; no builder flag, as in TensorRT 11).
-    """
+    def __init__(self, model, trt, backend, builder, network, net, info, log, weights_sha256, precision, batch,
+                 dynamic_batch):
+        self.model, self.trt, self.backend = model, trt, backend
+        self.builder, self.network, self.net, self.info, self.log = builder, network, net, info, log
+        self.weights_sha256, self.precision, self.batch, self.dynamic_batch = weights_sha256, precision, batch, dynamic_batch
+
+    def tensors(self):
+        """Every layer output by name, in network order (the names are the state_dict prefixes)."""
+        out = {}
+        for i in range(self.network.num_layers):
+            layer = self.network.get_layer(i)
+            for j in range(layer.num_outputs):
+                t = layer.get_output(j)
+                out[t.name] = t
+        return out
+
+
+def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None, strict=False,
+           quiet=False, **options):
+    """Define `model` from `weights` (a path or a name -> array mapping) on the backend's network API, without
+    building it: what `build` builds, and what tools/compare.py and tools/inspect.py look at."""
     from weights import WeightStore, load as load_weights
 
     family = _family(model)
-    backend_name, trt = resolve_backend(backend, quiet=quiet)
+    backend_name, trt = resolve_backend(backend, quiet=quiet) if isinstance(backend, str) else ("reference", backend)
     kwargs = dict(options)
     if getattr(weights, "demo", False):
         store, weights_sha = weights, None
@@ -318,11 +393,47 @@ def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_bat
         batch_dim = int(batch)
     if imgsz is not None:
         kwargs["imgsz"] = imgsz
-    started = time.perf_counter()
     info = family.define(net, model, batch=batch_dim, **kwargs)
     store.finish()
+    return Definition(model, trt, backend_name, builder, network, net, info, log, weights_sha, precision,
+                      batch, dynamic_batch)
+
+
+def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None,
+          workspace=None, timing_cache=None, progress=True, strict=False, quiet=False, debug_tensors=(),
+          on_defined=None, **options):
+    """Build `model` from `weights` (a path or a name → array mapping) into an Engine.
+
+    batch: a fixed batch size; dynamic_batch: (min, opt, max) for a dynamic batch dimension.
+    precision: "fp32" or "fp16" (a strongly typed float16 network; no builder flag, as in TensorRT 11).
+    debug_tensors: names of tensors to mark as debug tensors (`Engine(inputs, debug=True)` returns them too).
+    on_defined(definition): called with the defined network before it is built (build reports use it).
+    The engine is built with DETAILED profiling verbosity, so that its inspector reports tactics and formats.
+    """
+    started = time.perf_counter()
+    d = define(model, weights, backend, precision, batch, dynamic_batch, imgsz, strict, quiet, **options)
+    return build_definition(d, workspace=workspace, timing_cache=timing_cache, progress=progress, quiet=quiet,
+                            debug_tensors=debug_tensors, on_defined=on_defined, started=started)
+
+
+def build_definition(d, workspace=None, timing_cache=None, progress=True, quiet=False, debug_tensors=(),
+                     on_defined=None, started=None):
+    """Build a `Definition` into an Engine (see `build`)."""
+    trt, network, builder = d.trt, d.network, d.builder
+    started = started or time.perf_counter()
+    if debug_tensors:
+        tensors = d.tensors()
+        missing = [n for n in debug_tensors if n not in tensors]
+        if missing:
+            raise UserError(f"{d.model}: no tensor named {', '.join(missing[:5])}")
+        for n in debug_tensors:
+            network.mark_debug(tensors[n])
+    if on_defined is not None:
+        on_defined(d)
     config = builder.create_builder_config()
-    if dynamic_batch is not None:
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if d.dynamic_batch is not None:
+        lo, opt, hi = (int(v) for v in d.dynamic_batch)
         profile = builder.create_optimization_profile()
         shape = list(network.get_input(0).shape)
         profile.set_shape(network.get_input(0).name, [lo] + shape[1:], [opt] + shape[1:], [hi] + shape[1:])
@@ -335,17 +446,16 @@ def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_bat
         cache = config.create_timing_cache(data)
         config.set_timing_cache(cache, False)
     if progress and not quiet:
-        print(f"building {model} ({network.num_layers} layers, {precision}) on {backend_name} ...", file=sys.stderr)
+        print(f"building {d.model} ({network.num_layers} layers, {d.precision}) on {d.backend} ...", file=sys.stderr)
         config.progress_monitor = _progress_monitor(trt)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
-        raise BuildError(f"building {model} failed: " + "; ".join(log.errors or ["no reason logged"]))
+        raise BuildError(f"building {d.model} failed: " + "; ".join(d.log.errors or ["no reason logged"]))
     if cache is not None:
         atomic_write(timing_cache, bytes(cache.serialize()))
     if progress and not quiet:
         print(f"built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    meta = dict(info, backend=backend_name, precision=precision, trt_version=trt.__version__,
-                project_version=PROJECT_VERSION, weights_sha256=weights_sha,
-                batch=list(dynamic_batch) if dynamic_batch is not None else int(batch))
-    return Engine(plan, meta, backend_name, trt=trt)
-
+    meta = dict(d.info, backend=d.backend, precision=d.precision, trt_version=trt.__version__,
+                project_version=PROJECT_VERSION, weights_sha256=d.weights_sha256,
+                batch=list(d.dynamic_batch) if d.dynamic_batch is not None else int(d.batch))
+    return Engine(plan, meta, d.backend, trt=trt)
