@@ -2,7 +2,11 @@
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
+# A script run from tools/ has tools/ first on sys.path, where tools/inspect.py would shadow the standard library's
+# `inspect` (numpy and torch import it): tools/ goes last. So every tool imports _common before anything else.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != TOOLS] + [TOOLS]
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 

@@ -4,10 +4,9 @@
 Runs on TensorRT when it and a GPU are present, otherwise on reftrt (the CPU reference), and says which.
 Without --weights, the network gets seeded random demo weights (said loudly).
 """
+import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
 import argparse
 import sys
-
-import _common  # noqa: F401  (puts the project on sys.path)
 
 
 def parse_args(argv=None):
@@ -29,6 +28,9 @@ def parse_args(argv=None):
     p.add_argument("--workspace", type=int, help="builder workspace limit in MiB")
     p.add_argument("--timing-cache", help="timing cache file, read if it exists and written after the build")
     p.add_argument("--strict", action="store_true", help="unused weights are an error, not a warning")
+    p.add_argument("--report", action="store_true",
+                   help="also write ENGINE.report.txt (predicted fusions, engine layers, weights, FLOPs) and "
+                        "ENGINE.report.svg (the fusion graph) next to the engine")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -55,17 +57,44 @@ def main(argv=None):
         from netdefs.demo import BANNER, DemoWeights
         print(BANNER, file=sys.stderr)
         weights = DemoWeights()
+    predicted = {}
+
+    def analyse(definition):  # the network as defined, before the builder fuses it
+        from netdefs import fusion
+        predicted["summary"] = fusion.analyse(definition.trt, definition.network)
+
     engine = netdefs.build(args.model, weights, backend=args.backend, precision=args.precision, batch=args.batch,
                            dynamic_batch=dynamic, workspace=args.workspace, timing_cache=args.timing_cache,
-                           strict=args.strict, quiet=args.quiet, **options)
+                           strict=args.strict, quiet=args.quiet, on_defined=analyse if args.report else None,
+                           **options)
     if args.weights is None:
         engine.meta["demo_weights"] = True
     out = args.output or f"{args.model}.engine"
     engine.save(out)
+    if args.report:
+        write_report(engine, predicted["summary"], out, args)
     if not args.quiet:
         print(f"saved {out} and {out}.json ({engine.meta['backend']}, {args.precision}, "
               f"inputs {[engine.input_shape(n) for n in engine.inputs]}, outputs {engine.outputs})", file=sys.stderr)
     return 0
+
+
+def write_report(engine, summary, out, args):
+    """OUT.report.txt: the predicted fusions, the engine inspector's layers, every layer's weights and FLOPs;
+    OUT.report.svg: the fusion graph. Both written atomically."""
+    from netdefs import fusion
+    from netdefs.engine import atomic_write
+    title = f"{args.model} ({args.precision}, {engine.meta['backend']})"
+    rows = fusion.engine_layers(engine)
+    text = "\n\n".join([fusion.text_report(summary, title),
+                         f"engine layers ({len(rows)}, from the engine inspector"
+                         + ("; reftrt does not fuse" if engine.backend == "reference" else "") + "):\n"
+                         + fusion.engine_table(rows),
+                         "per layer:\n" + fusion.layer_flops_table(summary)]) + "\n"
+    atomic_write(f"{out}.report.txt", text.encode())
+    atomic_write(f"{out}.report.svg", fusion.svg(summary, title).encode())
+    if not args.quiet:
+        print(f"wrote {out}.report.txt and {out}.report.svg", file=sys.stderr)
 
 
 if __name__ == "__main__":

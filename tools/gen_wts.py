@@ -8,12 +8,12 @@
 Checkpoints are read without running code from them (torch.load(weights_only=True)); a whole pickled model, as
 YOLOv5's train.py saves, needs --trust-pickle and the model's code importable. The output is written atomically.
 """
+import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
 import argparse
 import os
 import sys
 import time
 
-import _common  # noqa: F401  (puts the project on sys.path)
 
 PROG = "gen_wts"
 BIG = 64 << 20  # inputs from this size on get a progress bar on a terminal

@@ -9,14 +9,13 @@ What it does follows the engine's task (`meta["task"]` in its .json sidecar):
   argmax'ed, the class histogram printed and, with --out, the mask blended over the image.
 Batches fill every slot of the engine; the time per stage is printed at the end.
 """
+import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
 import argparse
 import os
 import sys
 import time
 
 import numpy as np
-
-import _common  # noqa: F401  (puts the project on sys.path)
 
 
 def parse_args(argv=None):

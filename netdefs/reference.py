@@ -1,0 +1,131 @@
+"""The upstream PyTorch implementation of every zoo model, built offline and loaded with the weights a netdef reads.
+
+tools/compare.py (and the accuracy report) compare the network definitions with these: the `yolov5` package's
+DetectionModel / SegmentationModel, torchvision's ResNet / MobileNet, segmentation-models-pytorch's Unet / FPN
+(timm encoders) and transformers' SegFormer. They are constructed from their configs (no hub, no download) and then
+receive the weights through `load_state_dict(strict=True)`, so the reference and the netdef see the same numbers.
+
+torch and those packages are imported here, when a reference is made; the TensorRT build path never imports this.
+"""
+import contextlib
+import io
+import logging
+import os
+import tempfile
+
+import numpy as np
+
+from .engine import UserError
+
+
+def _offline():
+    """The upstream packages probe the network and write config directories unless told not to."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _rows(shapes, name):
+    if name not in shapes:
+        raise UserError(f"the weights have no {name!r}: cannot tell the number of classes")
+    return int(shapes[name][0])
+
+
+def _yolov5(model, shapes):
+    from pathlib import Path
+
+    import yolov5
+    from yolov5.models.yolo import DetectionModel, SegmentationModel
+
+    from . import yolov5 as y
+    variant, arch, seg = y.parse_name(model)
+    d = y.detect_index(arch)
+    nc = int(np.prod(shapes[f"model.{d}.m.0.bias"])) // 3 - 5 - (32 if seg else 0)
+    root = Path(yolov5.__file__).parent / "models"
+    if arch == "v5.0":  # no yaml ships for v5.0: the same table netdefs/yolov5.py walks, as a yaml-equivalent dict
+        gd, gw = y.VARIANTS[variant]
+        up = lambda row: [row[0], row[1], "nn.Upsample" if row[2] == "Upsample" else row[2], row[3]]  # noqa: E731
+        cfg = {"nc": nc, "depth_multiple": gd, "width_multiple": gw, "anchors": y.ANCHORS_P5,
+               "backbone": [list(r) for r in y.BACKBONE_V50],
+               "head": [up(r) for r in y.NECK_P5] + [[[17, 20, 23], 1, "Detect", ["nc", "anchors"]]]}
+    else:
+        name = model.lower().replace("-seg", "")
+        cfg = str(root / ("segment" if seg else "hub" if arch == "p6" else "") / f"{name}{'-seg' if seg else ''}.yaml")
+    log = logging.getLogger("yolov5")  # its model summary goes to a handler bound to stdout at import
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return (SegmentationModel if seg else DetectionModel)(cfg, nc=nc)
+    finally:
+        log.setLevel(level)
+
+
+def _torchvision(model, shapes):
+    import torchvision
+    head = "fc.weight" if model.startswith("resnet") else next(
+        (k for k in ("classifier.3.weight", "classifier.1.weight") if k in shapes), "classifier.1.weight")
+    return getattr(torchvision.models, model)(weights=None, num_classes=_rows(shapes, head))
+
+
+def _smp(model, shapes):
+    import segmentation_models_pytorch as smp
+    kind, encoder = model.split("-", 1)
+    classes = _rows(shapes, "segmentation_head.0.weight")
+    if kind == "unet":
+        return smp.Unet(encoder, encoder_weights=None, classes=classes)
+    return smp.FPN(f"tu-{encoder}", encoder_weights=None, classes=classes)
+
+
+def _segformer(model, shapes):
+    import torch
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    from .segformer import NUM_HEADS, SR_RATIOS, VARIANTS
+    hidden_sizes, depths, decoder = VARIANTS[model.split("-")[1]]
+    config = SegformerConfig(hidden_sizes=hidden_sizes, depths=depths, decoder_hidden_size=decoder,
+                             num_attention_heads=NUM_HEADS, sr_ratios=SR_RATIOS,
+                             num_labels=_rows(shapes, "decode_head.classifier.weight"))
+    with torch.device("meta"):  # b5 has 85M parameters: skip the initialisation the weights overwrite anyway
+        m = SegformerForSemanticSegmentation(config)
+    return m.to_empty(device="cpu")
+
+
+BUILDERS = {"yolov5": _yolov5, "resnet": _torchvision, "mobilenet": _torchvision, "unet": _smp, "fpn": _smp,
+            "segformer": _segformer}
+# Names some exporters add beside the state_dict (tensorrtx's gen_wts for YOLOv5): not part of the module.
+EXTRA_NAMES = (".anchor_grid", ".strides")
+
+
+def architecture(model, shapes):
+    """The upstream module for `model` (untrained), sized by `shapes` (name -> shape of the weights)."""
+    from .registry import family
+    name = family(model).__name__.rsplit(".", 1)[1]
+    _offline()
+    return BUILDERS[name](model.lower(), shapes)
+
+
+def reference_model(model, weights):
+    """The upstream module for `model` with `weights` (a name -> array mapping, e.g. weights.load(path)) loaded
+    strictly: names missing or extra, and shapes that differ, are an error that names them. Eval mode, float32."""
+    import torch
+    shapes = {k: tuple(np.shape(weights[k])) for k in weights}
+    module = architecture(model, shapes)
+    own = module.state_dict()
+    missing = [k for k in own if k not in shapes and not k.endswith("num_batches_tracked")]
+    extra = [k for k in shapes if k not in own and not k.endswith(EXTRA_NAMES)]
+    if missing or extra:
+        raise UserError(f"the weights do not fit the reference {model}: missing {missing[:5]}, extra {extra[:5]}")
+    state = {}
+    for k, v in own.items():
+        if k not in shapes:
+            state[k] = v
+            continue
+        array = np.asarray(weights[k])
+        if array.size != v.numel():
+            raise UserError(f"{k}: expected shape {tuple(v.shape)}, found {array.shape}")
+        state[k] = torch.from_numpy(np.array(array, dtype=np.float32 if v.is_floating_point() else array.dtype)
+                                    .reshape(tuple(v.shape)))  # tensorrtx .wts store tensors flat
+    module.load_state_dict(state, strict=True)
+    return module.float().eval()

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Find the first layer where a network definition differs from PyTorch:
+python tools/compare.py MODEL --weights W [--reference builtin | python:MODULE:FN | FILE.py:FN | CHECKPOINT]
+
+Runs the PyTorch model with forward hooks and the netdef with every matching intermediate tensor exposed as a
+TensorRT debug tensor (reftrt on the CPU; TensorRT's IDebugListener on a GPU), matches them by module path
+(`model.4.m.0.cv1.conv`), and prints per layer the shape, max abs error, relative error (max abs error / max |torch|)
+and cosine similarity, naming the first layer whose relative error exceeds the tolerance.
+
+--reference builtin (default): the upstream implementation (yolov5, torchvision, smp, transformers) built offline
+and loaded with the same weights; python:MODULE:FN or FILE.py:FN: FN() returns the torch.nn.Module (its state_dict
+is the weights when --weights is omitted); a checkpoint, .wts or safetensors file: those weights in the upstream
+implementation (checkpoints holding whole pickled models need --trust-pickle, since unpickling runs code).
+Exit status: 0 when every layer is within tolerance, 1 when one is not, 2 for bad input.
+"""
+import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="compare.py", description=__doc__.split("\n")[0])
+    p.add_argument("model", help="model name, e.g. yolov5s, resnet50, unet-resnet34")
+    p.add_argument("--weights", help=".wts, .safetensors or checkpoint for the netdef (default: the reference's)")
+    p.add_argument("--reference", default="builtin",
+                   help="builtin | python:MODULE:FN | FILE.py:FN | weights or checkpoint file (default builtin)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow whole pickled models (runs their code)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    p.add_argument("--tolerance", type=float, help="relative error bound (default 1e-4 fp32, 2e-2 fp16)")
+    p.add_argument("--imgsz", type=int, nargs="+", help="input size N or H W (default: the model's)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--image", help="an image, preprocessed as infer.py does (default: seeded random input)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input")
+    p.add_argument("--backend", default="reference", choices=["auto", "tensorrt", "reference"])
+    p.add_argument("--failures", action="store_true", help="print only the layers above tolerance")
+    p.add_argument("--json", help="write the table as JSON to this file")
+    return p.parse_args(argv)
+
+
+def load_reference(spec, model, trust_pickle):
+    """(module, weights) for --reference; weights is the name -> array mapping the module was loaded with."""
+    from netdefs.engine import UserError
+    from netdefs.reference import reference_model
+    if spec.startswith("python:") or (spec.count(":") == 1 and spec.split(":")[0].endswith(".py")):
+        target = spec[len("python:"):] if spec.startswith("python:") else spec
+        where, _, fn_name = target.rpartition(":")
+        if not where or not fn_name:
+            raise UserError(f"--reference {spec!r}: expected python:MODULE:FN or FILE.py:FN")
+        if where.endswith(".py"):
+            if not os.path.isfile(where):
+                raise UserError(f"--reference: no file {where}")
+            loader = importlib.util.spec_from_file_location("compare_reference", where)
+            mod = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(mod)
+        else:
+            sys.path.insert(0, os.getcwd())
+            try:
+                mod = importlib.import_module(where)
+            except ImportError as e:
+                raise UserError(f"--reference {spec!r}: cannot import {where}: {e}") from None
+        fn = getattr(mod, fn_name, None)
+        if not callable(fn):
+            raise UserError(f"--reference {spec!r}: {where} has no callable {fn_name}")
+        module = fn().float().eval()
+        return module, {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    if spec != "builtin":
+        import weights
+        if weights.detect_format(spec) == "checkpoint":
+            arrays = weights.load_checkpoint(spec, trust_pickle=trust_pickle)
+        else:
+            arrays = weights.load(spec)
+        return reference_model(model, arrays), arrays
+    return None, None
+
+
+def make_input(args, d_info, shape, rng):
+    if args.image:
+        import infer
+        from netdefs import images as im
+        prepare = infer.TASKS[d_info.get("task", "detect")][0]
+        x, _ = prepare(d_info, im.read_image(args.image), shape[2:])
+        return np.repeat(x[None], shape[0], axis=0).astype(np.float32)
+    if d_info.get("task") == "detect":  # YOLOv5 takes pixels / 255
+        return rng.random(shape, dtype=np.float32)
+    return rng.standard_normal(shape, dtype=np.float32)  # normalised images
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from netdefs import engine as eng
+    from netdefs.compare import compare
+    from netdefs.engine import UserError
+    from netdefs.reference import reference_model
+
+    if args.weights is None and args.reference == "builtin":
+        raise UserError("compare.py needs --weights (the builtin reference is loaded with them) or a --reference "
+                        "that carries its weights")
+    eng._family(args.model)  # unknown model names fail before anything is loaded
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    module, ref_weights = load_reference(args.reference, args.model, args.trust_pickle)
+    if args.weights:
+        import weights
+        netdef_weights = weights.load(args.weights)
+    else:
+        netdef_weights = ref_weights
+    if module is None:
+        module = reference_model(args.model, netdef_weights)
+    options = {}
+    if args.imgsz:
+        if len(args.imgsz) > 2:
+            raise UserError("--imgsz takes N or H W")
+        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
+    if args.model.lower().startswith("yolov5"):
+        options["head"] = "raw"  # the hooks see Detect's convolutions; NMS has no PyTorch module to compare with
+
+    def definition():
+        return eng.define(args.model, netdef_weights, backend=args.backend, precision=args.precision,
+                          batch=args.batch, quiet=True, **options)
+
+    probe = definition()
+    shape = tuple(probe.network.get_input(0).shape)
+    x = make_input(args, probe.info, shape, np.random.default_rng(args.seed))
+    del probe
+    report = compare(definition, module, x, args.precision, args.tolerance)
+    print(report.table(all_rows=not args.failures))
+    print(report.summary())
+    if args.json:
+        rows = [{"name": r.name, "type": r.layer_type, "shape": list(r.shape), "max_abs": r.max_abs, "rel": r.rel,
+                 "cosine": r.cosine, "exceeds": r.exceeds, "note": r.note} for r in report.rows]
+        eng.atomic_write(args.json, json.dumps({"model": args.model, "precision": args.precision,
+                                                "tolerance": report.tolerance, "backend": report.backend,
+                                                "first_above_tolerance": report.first and report.first.name,
+                                                "rows": rows}, indent=1).encode())
+    return 1 if report.first is not None else 0
+
+
+if __name__ == "__main__":
+    _common.run(main, "compare.py")

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Study what TensorRT fuses: python tools/inspect.py ENGINE_OR_MODEL [--svg FILE] [--layers]
+
+ENGINE (a file saved by tools/build.py): the engine inspector's layer table (fused layer names, layer types,
+precisions, formats, tactics; tools/build.py builds with DETAILED profiling verbosity), then, when the sidecar names
+the model, the fusions predicted for it from the network definition.
+MODEL (a zoo name such as yolov5s): the network as defined, grouped by the fusions TensorRT documents and labelled
+PREDICTED, with counts (layers defined, predicted kernels, weights, FLOPs per layer and in total). The structure
+does not depend on the weights: without --weights, demo weights stand in.
+--svg writes the picture: the graph of predicted kernels, coloured by fusion rule.
+"""
+import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import argparse
+import json
+import os
+import sys
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="inspect.py", description=__doc__.split("\n")[0])
+    p.add_argument("target", help="an engine file, or a model name (yolov5s, resnet50, unet-resnet18, ...)")
+    p.add_argument("--weights", help="weights for a model name (default: demo weights; only the structure matters)")
+    p.add_argument("--imgsz", type=int, nargs="+", help="input size N or H W (default: the model's)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    p.add_argument("--head", choices=["raw", "decode", "nms"], help="YOLOv5 outputs (default nms)")
+    p.add_argument("--layers", action="store_true", help="also print every layer with its weights and FLOPs")
+    p.add_argument("--svg", help="write the fusion graph picture here")
+    p.add_argument("--json", help="write the predicted groups (and the engine's layers) as JSON here")
+    p.add_argument("--backend", default="reference", choices=["auto", "tensorrt", "reference"],
+                   help="network API used to define a model (default reference: no GPU needed)")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------- prediction
+def define(model, weights, options, precision, backend):
+    from netdefs import engine as eng
+    from netdefs.demo import DemoWeights
+    return eng.define(model, weights if weights else DemoWeights(), backend=backend, precision=precision,
+                      quiet=True, **options)
+
+
+def predict(definition):
+    from netdefs import fusion
+    return fusion.analyse(definition.trt, definition.network)
+
+
+def options_from_meta(meta):
+    options = {}
+    if "imgsz" in meta:
+        options["imgsz"] = tuple(meta["imgsz"])
+    for key in ("head", "score_threshold", "iou_threshold", "max_det", "num_classes"):
+        if key in meta:
+            options[key] = meta[key]
+    if isinstance(meta.get("batch"), int):
+        options["batch"] = meta["batch"]
+    return options
+
+
+def report(summary, title, layers=False):
+    from netdefs import fusion
+    text = fusion.text_report(summary, title)
+    if layers:
+        text += "\n\nper layer:\n" + fusion.layer_flops_table(summary)
+    return text
+
+
+def write_outputs(args, summary, title, engine_rows=None):
+    from netdefs import fusion
+    from netdefs.engine import atomic_write
+    if args.svg:
+        atomic_write(args.svg, fusion.svg(summary, title).encode())
+        print(f"wrote {args.svg}", file=sys.stderr)
+    if args.json:
+        data = {"title": title, "layers_defined": summary.num_layers, "predicted_kernels": summary.kernels,
+                "weights": summary.weights, "flops": summary.flops,
+                "groups": [{"rule": g.rule, "kernel": g.kernel, "layers": [lay.name for lay in g.layers]}
+                           for g in summary.groups]}
+        if engine_rows is not None:
+            data["engine_layers"] = engine_rows
+        atomic_write(args.json, json.dumps(data, indent=1).encode())
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from netdefs.engine import UserError
+    options = {}
+    if args.imgsz:
+        if len(args.imgsz) > 2:
+            raise UserError("--imgsz takes N or H W")
+        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
+    if args.head:
+        options["head"] = args.head
+    if os.path.exists(args.target):
+        import netdefs
+        engine = netdefs.load(args.target)
+        from netdefs import fusion
+        rows = fusion.engine_layers(engine)
+        print(f"{args.target}: {len(rows)} layers in the engine ({engine.meta.get('backend', '?')}"
+              + ("; reftrt does not fuse: one entry per defined layer" if engine.backend == "reference" else "")
+              + ")")
+        print(fusion.engine_table(rows))
+        model = engine.meta.get("model")
+        if not model:
+            return 0
+        meta_options = options_from_meta(engine.meta)
+        meta_options.update(options)
+        d = define(model, args.weights, meta_options, engine.meta.get("precision", args.precision), args.backend)
+        summary = predict(d)
+        print()
+        print(report(summary, f"{model} (from {os.path.basename(args.target)}.json)", args.layers))
+        write_outputs(args, summary, model, rows)
+        return 0
+    if os.sep in args.target or args.target.endswith((".engine", ".plan")):
+        raise UserError(f"{args.target}: no such engine file")
+    d = define(args.target, args.weights, options, args.precision, args.backend)
+    summary = predict(d)
+    print(report(summary, f"{args.target} ({args.precision})", args.layers))
+    write_outputs(args, summary, args.target)
+    return 0
+
+
+if __name__ == "__main__":
+    _common.run(main, "inspect.py")
