@@ -34,9 +34,9 @@ def _rows(shapes, name):
 
 def _yolov5(model, shapes):
     from pathlib import Path
-
-    import yolov5
-    from yolov5.models.yolo import DetectionModel, SegmentationModel
+    with contextlib.redirect_stdout(io.StringIO()):  # ultralytics (imported by yolov5) announces its settings file
+        import yolov5
+        from yolov5.models.yolo import DetectionModel, SegmentationModel
 
     from . import yolov5 as y
     variant, arch, seg = y.parse_name(model)

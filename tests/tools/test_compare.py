@@ -164,3 +164,26 @@ def test_debug_tensor_address_from_a_capsule_or_an_int():
     capsule = new(a.ctypes.data, None, None)
     assert _pointer(capsule) == a.ctypes.data == _pointer(a.ctypes.data)
     np.testing.assert_array_equal(HostMemory().read(_pointer(capsule), (2, 3), np.float32), a.reshape(2, 3))
+
+
+@pytest.mark.parametrize("model", ["yolov5n-seg", "mobilenet_v3_small", "fpn-poolformer_s12", "segformer-b0"])
+def test_rest_of_the_zoo_matches_its_upstream_model(tmp_path, model):
+    """The builtin reference exists for every family; with the same weights every matched layer agrees."""
+    from tests.helpers.refmodels import state_dict_arrays, yolov5_model
+    if model.startswith("yolov5"):
+        module = yolov5_model(model, seed=6)
+    elif model.startswith("mobilenet"):
+        from tests.helpers.ref_resnet import torchvision_classifier
+        module = torchvision_classifier(model, seed=6, num_classes=10)
+    elif model.startswith("fpn"):
+        from tests.helpers.ref_smp import fpn_model
+        module = fpn_model(classes=2, seed=6)
+    else:
+        from tests.helpers.ref_segformer import segformer_model
+        module = segformer_model(model, seed=6, num_labels=5)
+    w = save(state_dict_arrays(module), tmp_path / "w.safetensors")
+    out = tmp_path / "report.json"
+    r = run(model, "--weights", w, "--imgsz", 64, "--json", out, "--seed", np.random.randint(1 << 30))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rows = [row for row in json.loads(out.read_text())["rows"] if row["rel"] is not None]
+    assert len(rows) > 100 and max(row["rel"] for row in rows) < 1e-4

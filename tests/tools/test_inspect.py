@@ -175,3 +175,19 @@ def test_build_report_and_inspect_engine(tmp_path):
 def test_inspect_bad_target():
     r = run("inspect.py", "nosuch.engine")
     assert r.returncode == 2 and "nosuch.engine: no such engine file" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("model, weights_enum", [("resnet18", "ResNet18_Weights"), ("resnet50", "ResNet50_Weights"),
+                                                 ("mobilenet_v2", "MobileNet_V2_Weights"),
+                                                 ("mobilenet_v3_small", "MobileNet_V3_Small_Weights")])
+def test_flops_agree_with_torchvisions_published_operation_counts(model, weights_enum):
+    """torchvision publishes GFLOPS (multiply-adds of convolutions and linear layers, 224x224) per model; ours
+    count a multiply-add as 2 FLOPs."""
+    torchvision = pytest.importorskip("torchvision")
+    from netdefs import engine
+    from netdefs.demo import DemoWeights
+    d = engine.define(model, DemoWeights(), backend="reference", quiet=True)
+    s = fusion.analyse(d.trt, d.network)
+    macs = sum(lay.flops for lay in s.layers if lay.type in ("CONVOLUTION", "MATRIX_MULTIPLY")) / 2e9
+    published = getattr(torchvision.models, weights_enum).IMAGENET1K_V1.meta["_ops"]
+    assert round(macs, 3) == pytest.approx(published, abs=0.0011)
