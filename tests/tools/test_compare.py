@@ -3,6 +3,7 @@
 Each corruption test changes one weight of the netdef's copy and checks that the tool names exactly the layer that
 reads it (every layer before it within tolerance), for a detector, a classifier and a segmenter."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args):
+def run(*args, env=None):
     return subprocess.run([sys.executable, str(ROOT / "tools" / "compare.py"), *map(str, args)], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+                          text=True, timeout=600, cwd=ROOT, env=None if env is None else {**os.environ, **env})
 
 
 def save(arrays, path):
@@ -85,6 +86,10 @@ def test_classifier_names_the_corrupted_batchnorm_from_a_python_reference(tmp_pa
                    "def model():\n    return torchvision_classifier('resnet18', seed=4, num_classes=10)\n")
     out = tmp_path / "report.json"
     r = run("resnet18", "--weights", w, "--reference", f"{ref}:model", "--imgsz", 64, "--json", out)
+    check_first(r, out, "layer2.1.bn1")
+    # the same through the TensorRT 10.3 API (JetPack 6): debug tensors and the listener exist there too
+    r = run("resnet18", "--weights", w, "--reference", f"{ref}:model", "--imgsz", 64, "--json", out,
+            env={"REFTRT_TRT_VERSION": "10.3"})
     check_first(r, out, "layer2.1.bn1")
 
 
