@@ -44,6 +44,12 @@ class Net:
         """Whether the weighted layer (or residual add) `prefix` runs in INT8 (or is observed while calibrating)."""
         return self.quant is not None and self.quant.quantizes(prefix)
 
+    def float32_layer(self, prefix):
+        """Whether the weighted layer `prefix` is a `=fp32` fallback inside a float16-remainder INT8 network: it then
+        runs in float32 between two casts (mixed precision by name, strongly typed)."""
+        return (self.quant is not None and not self.quant.collect and self.dtype == self.trt.DataType.HALF
+                and self.quant.layer_precision(prefix) == "fp32")
+
     def quantize_input(self, x, prefix, kind="input"):
         """`x`, or x through the per-tensor Q/DQ pair `{prefix}.{kind}_quantizer` when `prefix` is INT8."""
         if not self.quantizes(prefix):
@@ -127,14 +133,19 @@ def cast(net, x, name, dtype):
 
 def conv2d(net, x, prefix, c_out, k, s=1, p=0, g=1, d=1, bias=True):
     """nn.Conv2d: weights `prefix.weight` (c_out, c_in/g, k, k) and, with `bias`, `prefix.bias`. In an INT8
-    network the input and the kernel come through Q/DQ pairs (the kernel as input 1, per output channel)."""
+    network the input and the kernel come through Q/DQ pairs (the kernel as input 1, per output channel); a
+    `=fp32` fallback runs in float32 between casts (`prefix.float`, `prefix.half`)."""
     c_in = shape_of(x)[1]
     kh, kw = (k, k) if isinstance(k, int) else k
     shape = (c_out, c_in // g, kh, kw)
+    fp32 = net.float32_layer(prefix)
+    dtype = np.float32 if fp32 else None
+    if fp32:
+        x = cast(net, x, f"{prefix}.float", net.trt.DataType.FLOAT)
     x = net.quantize_input(x, prefix)
     kernel = net.quantized_weight(prefix, shape)
-    w = net.weight(f"{prefix}.weight", shape) if kernel is None else net.empty_weights()
-    b = net.weight(f"{prefix}.bias", (c_out,)) if bias else net.empty_weights()
+    w = net.weight(f"{prefix}.weight", shape, dtype) if kernel is None else net.empty_weights()
+    b = net.weight(f"{prefix}.bias", (c_out,), dtype) if bias else net.empty_weights()
     layer = net.network.add_convolution_nd(x, c_out, (kh, kw), w, b)
     if kernel is not None:
         layer.set_input(1, kernel)
@@ -142,7 +153,8 @@ def conv2d(net, x, prefix, c_out, k, s=1, p=0, g=1, d=1, bias=True):
     layer.padding_nd = (p, p) if isinstance(p, int) else p
     layer.dilation_nd = (d, d) if isinstance(d, int) else d
     layer.num_groups = g
-    return net.named(layer, prefix).get_output(0)
+    y = net.named(layer, prefix).get_output(0)
+    return cast(net, y, f"{prefix}.half", net.trt.DataType.HALF) if fp32 else y
 
 
 def batchnorm(net, x, prefix, eps):
