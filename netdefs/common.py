@@ -14,17 +14,64 @@ class Net:
 
     precision "fp32": float32 everywhere. "fp16": a strongly typed float16 network: weights are stored as float16,
     the float32 input is cast to float16 at the start and outputs are cast back to float32 (`net.input` and
-    `net.output` do that), as TensorRT 11 requires (no FP16 builder flag).
+    `net.output` do that), as TensorRT 11 requires (no FP16 builder flag). "int8": explicit quantization
+    (netdefs/quant.py): convolutions and matrix multiplies get Quantize / Dequantize pairs on their input and
+    weights, everything else runs in `quant.remainder` (fp16 by default, or fp32).
+
+    `quant` (a netdefs.quant.Quantization) is consulted in one place, `quantizes(prefix)`, by the weighted-layer
+    helpers (conv2d, linear) and residual adds; `quantizers` records {quantizer name: its input tensor's name}
+    (what calibration observes).
     """
 
-    def __init__(self, trt, network, weights, precision="fp32"):
-        if precision not in ("fp32", "fp16"):
-            raise ValueError(f"precision must be fp32 or fp16, got {precision!r}")
+    def __init__(self, trt, network, weights, precision="fp32", quant=None):
+        if precision not in ("fp32", "fp16", "int8"):
+            raise ValueError(f"precision must be fp32, fp16 or int8, got {precision!r}")
+        if precision == "int8" and (quant is None or quant.collect):
+            raise ValueError("precision int8 needs activation ranges (a calibration or a calibration cache)")
+        if quant is not None and not quant.collect and precision != "int8":
+            raise ValueError(f"quantization ranges were given for a {precision} network")
         self.trt, self.network, self.weights, self.precision = trt, network, weights, precision
-        self.dtype = trt.DataType.HALF if precision == "fp16" else trt.DataType.FLOAT
-        self.np_dtype = np.float16 if precision == "fp16" else np.float32
+        self.quant = quant
+        half = precision == "fp16" or (precision == "int8" and quant.remainder == "fp16")
+        self.dtype = trt.DataType.HALF if half else trt.DataType.FLOAT
+        self.np_dtype = np.float16 if half else np.float32
         self._keep = []  # TensorRT reads Weights memory at build time: keep the arrays alive until then
         self._names = set()
+        self.quantizers = {}
+
+    # ---- INT8: the one consult point, and the Q/DQ it adds
+    def quantizes(self, prefix):
+        """Whether the weighted layer (or residual add) `prefix` runs in INT8 (or is observed while calibrating)."""
+        return self.quant is not None and self.quant.quantizes(prefix)
+
+    def float32_layer(self, prefix):
+        """Whether the weighted layer `prefix` is a `=fp32` fallback inside a float16-remainder INT8 network: it then
+        runs in float32 between two casts (mixed precision by name, strongly typed)."""
+        return (self.quant is not None and not self.quant.collect and self.dtype == self.trt.DataType.HALF
+                and self.quant.layer_precision(prefix) == "fp32")
+
+    def quantize_input(self, x, prefix, kind="input"):
+        """`x`, or x through the per-tensor Q/DQ pair `{prefix}.{kind}_quantizer` when `prefix` is INT8."""
+        if not self.quantizes(prefix):
+            return x
+        name = f"{prefix}.{kind}_quantizer"
+        self.quantizers[name] = x.name
+        if self.quant.collect:
+            return x
+        from .quant import qdq
+        return qdq(self, x, name, self.quant.amax_of(name))
+
+    def quantized_weight(self, prefix, shape, axis=0, view=None):
+        """For an INT8 layer: the float32 weight `prefix.weight` of `shape` as a constant → per-channel Quantize
+        (axis `axis`, scale = channel amax / 127) → Dequantize to the network's type, named
+        `prefix.weight_quantizer`; None for a layer that is not INT8."""
+        if not self.quantizes(prefix) or self.quant.collect:
+            return None
+        from .quant import qdq, weight_amax
+        w = self.weight(f"{prefix}.weight", shape, dtype=np.float32)
+        w = w if view is None else w.reshape(view)
+        const = self.named(self.network.add_constant(w.shape, w), f"{prefix}.weight").get_output(0)
+        return qdq(self, const, f"{prefix}.weight_quantizer", weight_amax(w, axis), axis=axis, out_dtype=self.dtype)
 
     # ---- naming: the only place names are set
     def named(self, layer, name):
@@ -54,7 +101,7 @@ class Net:
     # ---- network inputs and outputs, with the precision casts
     def input(self, name, shape):
         x = self.network.add_input(name, self.trt.DataType.FLOAT, shape)
-        if self.precision == "fp16":
+        if self.dtype == self.trt.DataType.HALF:
             x = cast(self, x, f"{name}.half", self.trt.DataType.HALF)
         return x
 
@@ -85,18 +132,29 @@ def cast(net, x, name, dtype):
 
 
 def conv2d(net, x, prefix, c_out, k, s=1, p=0, g=1, d=1, bias=True):
-    """nn.Conv2d: weights `prefix.weight` (c_out, c_in/g, k, k) and, with `bias`, `prefix.bias`."""
-    trt = net.trt
+    """nn.Conv2d: weights `prefix.weight` (c_out, c_in/g, k, k) and, with `bias`, `prefix.bias`. In an INT8
+    network the input and the kernel come through Q/DQ pairs (the kernel as input 1, per output channel); a
+    `=fp32` fallback runs in float32 between casts (`prefix.float`, `prefix.half`)."""
     c_in = shape_of(x)[1]
     kh, kw = (k, k) if isinstance(k, int) else k
-    w = net.weight(f"{prefix}.weight", (c_out, c_in // g, kh, kw))
-    b = net.weight(f"{prefix}.bias", (c_out,)) if bias else net.empty_weights()
+    shape = (c_out, c_in // g, kh, kw)
+    fp32 = net.float32_layer(prefix)
+    dtype = np.float32 if fp32 else None
+    if fp32:
+        x = cast(net, x, f"{prefix}.float", net.trt.DataType.FLOAT)
+    x = net.quantize_input(x, prefix)
+    kernel = net.quantized_weight(prefix, shape)
+    w = net.weight(f"{prefix}.weight", shape, dtype) if kernel is None else net.empty_weights()
+    b = net.weight(f"{prefix}.bias", (c_out,), dtype) if bias else net.empty_weights()
     layer = net.network.add_convolution_nd(x, c_out, (kh, kw), w, b)
+    if kernel is not None:
+        layer.set_input(1, kernel)
     layer.stride_nd = (s, s) if isinstance(s, int) else s
     layer.padding_nd = (p, p) if isinstance(p, int) else p
     layer.dilation_nd = (d, d) if isinstance(d, int) else d
     layer.num_groups = g
-    return net.named(layer, prefix).get_output(0)
+    y = net.named(layer, prefix).get_output(0)
+    return cast(net, y, f"{prefix}.half", net.trt.DataType.HALF) if fp32 else y
 
 
 def batchnorm(net, x, prefix, eps):
@@ -311,8 +369,11 @@ def linear(net, x, prefix, c_out=None, bias=True):
     if c_out is None:
         c_out = int(net.weights.shape(f"{prefix}.weight")[0])
     rank = len(shape)
-    w = net.weight(f"{prefix}.weight", (c_out, c_in)).reshape((1,) * (rank - 2) + (c_out, c_in))
-    w_const = net.named(net.network.add_constant(w.shape, w), f"{prefix}.weight").get_output(0)
+    x = net.quantize_input(x, prefix)
+    w_const = net.quantized_weight(prefix, (c_out, c_in), axis=rank - 2, view=(1,) * (rank - 2) + (c_out, c_in))
+    if w_const is None:
+        w = net.weight(f"{prefix}.weight", (c_out, c_in)).reshape((1,) * (rank - 2) + (c_out, c_in))
+        w_const = net.named(net.network.add_constant(w.shape, w), f"{prefix}.weight").get_output(0)
     trt = net.trt
     name = f"{prefix}.matmul" if bias else prefix
     y = net.named(net.network.add_matrix_multiply(x, trt.MatrixOperation.NONE, w_const,

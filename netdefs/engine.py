@@ -353,9 +353,12 @@ class Definition:
 
 
 def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None, strict=False,
-           quiet=False, **options):
+           quiet=False, quant=None, **options):
     """Define `model` from `weights` (a path or a name -> array mapping) on the backend's network API, without
-    building it: what `build` builds, and what tools/compare.py and tools/inspect.py look at."""
+    building it: what `build` builds, and what tools/compare.py and tools/inspect.py look at.
+
+    quant: a netdefs.quant.Quantization, required for precision "int8" (activation ranges, fallback patterns,
+    remainder precision); the family's sensitive layers (`quant_defaults(model)`) are kept out of INT8 first."""
     from weights import WeightStore, load as load_weights
 
     family = _family(model)
@@ -377,11 +380,16 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
     builder = trt.Builder(log)
     flags = 0
     major = int(trt.__version__.split(".")[0])
-    if precision == "fp16" and major < 11:
+    if precision in ("fp16", "int8") and major < 11:
+        # 10.x: precision is only what the network says with the STRONGLY_TYPED flag (11.x: always).
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    if precision == "int8" and quant is None:
+        raise UserError(f"{model}: precision int8 needs a calibration (--calib DIR) or a calibration cache")
+    if quant is not None and hasattr(family, "quant_defaults"):
+        quant = quant.with_defaults(family.quant_defaults(model))
     network = builder.create_network(flags)
     from .common import Net
-    net = Net(trt, network, store, precision)
+    net = Net(trt, network, store, precision, quant)
     if dynamic_batch is not None:
         lo, opt, hi = (int(v) for v in dynamic_batch)
         if not 1 <= lo <= opt <= hi:
@@ -401,17 +409,19 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
 
 def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None,
           workspace=None, timing_cache=None, progress=True, strict=False, quiet=False, debug_tensors=(),
-          on_defined=None, **options):
+          on_defined=None, quant=None, **options):
     """Build `model` from `weights` (a path or a name → array mapping) into an Engine.
 
     batch: a fixed batch size; dynamic_batch: (min, opt, max) for a dynamic batch dimension.
-    precision: "fp32" or "fp16" (a strongly typed float16 network; no builder flag, as in TensorRT 11).
+    precision: "fp32", "fp16" (a strongly typed float16 network; no builder flag, as in TensorRT 11) or "int8"
+    (explicit Q/DQ from `quant`, a netdefs.quant.Quantization: see netdefs/calibrate.py).
     debug_tensors: names of tensors to mark as debug tensors (`Engine(inputs, debug=True)` returns them too).
     on_defined(definition): called with the defined network before it is built (build reports use it).
     The engine is built with DETAILED profiling verbosity, so that its inspector reports tactics and formats.
     """
     started = time.perf_counter()
-    d = define(model, weights, backend, precision, batch, dynamic_batch, imgsz, strict, quiet, **options)
+    d = define(model, weights, backend, precision, batch, dynamic_batch, imgsz, strict, quiet, quant=quant,
+               **options)
     return build_definition(d, workspace=workspace, timing_cache=timing_cache, progress=progress, quiet=quiet,
                             debug_tensors=debug_tensors, on_defined=on_defined, started=started)
 
@@ -455,6 +465,10 @@ def build_definition(d, workspace=None, timing_cache=None, progress=True, quiet=
         atomic_write(timing_cache, bytes(cache.serialize()))
     if progress and not quiet:
         print(f"built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if d.net.quant is not None and not d.net.quant.collect:
+        q = d.net.quant
+        d.info = dict(d.info, int8={"remainder": q.remainder, "method": q.method, "quantizers": len(d.net.quantizers),
+                                    "fallback": [f"{p}={v}" for p, v in q.fallback]})
     meta = dict(d.info, backend=d.backend, precision=d.precision, trt_version=trt.__version__,
                 project_version=PROJECT_VERSION, weights_sha256=d.weights_sha256,
                 batch=list(d.dynamic_batch) if d.dynamic_batch is not None else int(d.batch))

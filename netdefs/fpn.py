@@ -87,6 +87,11 @@ def fpn_decoder(net, features, prefix="decoder."):
     return y
 
 
+def quant_defaults(model):
+    """INT8 fallbacks: the segmentation head (the logits themselves) stays out of INT8."""
+    return [("segmentation_head.*", "fp16")]
+
+
 def define(net, model, imgsz=512, batch=1, num_classes=None):
     """Add smp FPN `model` to `net.network`: input "images" (batch, 3, H, W), output "logits" (batch, classes, H, W).
     Classes come from segmentation_head.0 unless given."""

@@ -129,3 +129,68 @@ def reference_model(model, weights):
                                     .reshape(tuple(v.shape)))  # tensorrtx .wts store tensors flat
     module.load_state_dict(state, strict=True)
     return module.float().eval()
+
+
+def resolve(spec, model, trust_pickle=False):
+    """(module, weights) for a reference spec: "builtin" -> (None, None) (the caller loads its weights into
+    `reference_model`); "python:MODULE:FN" or "FILE.py:FN" -> FN() returns the torch.nn.Module, whose state_dict is
+    the weights; a checkpoint, .wts or safetensors path -> those weights in the upstream implementation (checkpoints
+    holding whole pickled models need trust_pickle: unpickling runs code)."""
+    import importlib
+    import importlib.util
+    import sys
+    if spec == "builtin":
+        return None, None
+    if spec.startswith("python:") or (spec.count(":") == 1 and spec.split(":")[0].endswith(".py")):
+        target = spec[len("python:"):] if spec.startswith("python:") else spec
+        where, _, fn_name = target.rpartition(":")
+        if not where or not fn_name:
+            raise UserError(f"reference {spec!r}: expected python:MODULE:FN or FILE.py:FN")
+        if where.endswith(".py"):
+            if not os.path.isfile(where):
+                raise UserError(f"reference {spec!r}: no file {where}")
+            loader = importlib.util.spec_from_file_location("netdefs_user_reference", where)
+            mod = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(mod)
+        else:
+            sys.path.insert(0, os.getcwd())
+            try:
+                mod = importlib.import_module(where)
+            except ImportError as e:
+                raise UserError(f"reference {spec!r}: cannot import {where}: {e}") from None
+        fn = getattr(mod, fn_name, None)
+        if not callable(fn):
+            raise UserError(f"reference {spec!r}: {where} has no callable {fn_name}")
+        module = fn().float().eval()
+        return module, {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    import weights
+    if weights.detect_format(spec) == "checkpoint":
+        arrays = weights.load_checkpoint(spec, trust_pickle=trust_pickle)
+    else:
+        arrays = weights.load(spec)
+    return reference_model(model, arrays), arrays
+
+
+def raw_names(info):
+    """The netdef tensors compared with the reference: YOLOv5's detection maps before decoding (Detect's x[i]),
+    else the first output (`logits`)."""
+    if info["family"] == "yolov5":
+        from .yolov5 import detect_index, parse_name
+        d = detect_index(parse_name(info["model"])[1])
+        return [f"model.{d}.m.{i}.view" for i in range(len(info["strides"]))]
+    return [info["outputs"][0]]
+
+
+def raw_outputs(module, info):
+    """A function (N, 3, H, W) numpy -> {tensor name: array} running `module` to the netdef's raw outputs named in
+    `info` (the engine metadata), `raw_names(info)` (transformers' SegFormer returns an object with `.logits`)."""
+    import torch
+    names = raw_names(info)
+
+    def run(x):
+        with torch.no_grad():
+            out = module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        if info["family"] == "yolov5":  # eval: (pred, raw maps), segmentation (pred, proto, raw maps)
+            return {n: r.numpy() for n, r in zip(names, out[-1])}
+        return {names[0]: getattr(out, "logits", out).numpy()}
+    return run

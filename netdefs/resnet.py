@@ -71,6 +71,9 @@ def _residual(net, x, y, p, stride, eps):
     c_out = shape_of(y)[1]
     if stride != 1 or shape_of(x)[1] != c_out:  # torchvision's rule for a downsample branch
         x = conv_bn(net, x, f"{p}.downsample.0", f"{p}.downsample.1", c_out, 1, stride, p=0, eps=eps)
+    # INT8: the add's second input gets a Q/DQ pair (pytorch-quantization's `residual_quantizer`), so that
+    # TensorRT fuses conv3 + bn3 + add + relu into one INT8 convolution ("Q/DQ Layer-Placement Recommendations").
+    x = net.quantize_input(x, p, "residual")
     return act(net, elementwise(net, y, x, f"{p}.add", "SUM"), p, "relu")
 
 

@@ -69,6 +69,11 @@ def unet_decoder(net, x, features, prefix="decoder.", channels=DECODER_CHANNELS)
     return y
 
 
+def quant_defaults(model):
+    """INT8 fallbacks: the segmentation head (the logits themselves) stays out of INT8."""
+    return [("segmentation_head.*", "fp16")]
+
+
 def define(net, model, imgsz=512, batch=1, num_classes=None):
     """Add smp Unet `model` to `net.network`: input "images" (batch, 3, H, W), output "logits"
     (batch, classes, H, W). Classes come from segmentation_head.0 unless given."""

@@ -138,6 +138,14 @@ def parse_name(model):
     return variant, arch, rest == "-seg"
 
 
+def quant_defaults(model):
+    """INT8 fallbacks: the detection convolutions (`model.24.m.*`) stay out of INT8: their outputs are the boxes
+    and scores themselves (ModelOpt and TensorRT's YOLO samples keep the head in higher precision). The
+    segmentation variant's proto head too."""
+    d = detect_index(parse_name(model)[1])
+    return [(f"model.{d}.m.*", "fp16"), (f"model.{d}.proto.cv3.*", "fp16")]
+
+
 def detect_index(arch):
     backbone, neck = ARCHITECTURES[arch][:2]
     return len(backbone) + len(neck)

@@ -16,7 +16,22 @@ def parse_args(argv=None):
                                      "omitted: random demo weights")
     p.add_argument("-o", "--output", help="engine path (default: MODEL.engine); a JSON sidecar goes beside it")
     p.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "reference"])
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                   help="int8: explicit Quantize/Dequantize calibrated on the CPU (needs --calib or --calib-cache)")
+    q = p.add_argument_group("INT8 (explicit quantization, TensorRT 11 style; README 'Quantization')")
+    q.add_argument("--calib", metavar="DIR_OR_LIST", help="calibration images: a directory, an image, or a .txt "
+                                                          "list of image paths")
+    q.add_argument("--calib-method", default="entropy", choices=["max", "percentile", "entropy", "mse"],
+                   help="activation range from |x|: max, 99.99th percentile, entropy (TensorRT's old "
+                        "IInt8EntropyCalibrator2 algorithm, default) or minimum MSE")
+    q.add_argument("--calib-batches", type=int, metavar="N", help="calibrate on at most N batches")
+    q.add_argument("--calib-cache", metavar="FILE", help="calibration cache: read if it exists (no "
+                                                         "recalibration), else written after calibrating")
+    q.add_argument("--fallback", action="append", default=[], metavar="PATTERN=fp16|fp32|int8",
+                   help="keep layers matching the fnmatch PATTERN (state_dict prefix, e.g. 'model.24.*') out of "
+                        "INT8; repeatable, the last match wins")
+    q.add_argument("--int8-remainder", default="fp16", choices=["fp16", "fp32"],
+                   help="precision of the layers that are not INT8 (default fp16)")
     batch = p.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
     batch.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="dynamic batch with this profile")
@@ -52,11 +67,29 @@ def main(argv=None):
             assert len(dynamic) == 3
         except (ValueError, AssertionError):
             raise UserError(f"--dynamic-batch takes MIN,OPT,MAX, got {args.dynamic_batch!r}") from None
+    int8_args = args.calib or args.calib_cache or args.fallback or args.calib_batches is not None
+    if args.precision != "int8" and int8_args:
+        raise UserError("--calib, --calib-cache, --calib-batches and --fallback need --precision int8")
+    if args.calib_batches is not None and args.calib_batches < 1:
+        raise UserError(f"--calib-batches must be >= 1, got {args.calib_batches}")
     weights = args.weights
     if weights is None:
         from netdefs.demo import BANNER, DemoWeights
         print(BANNER, file=sys.stderr)
         weights = DemoWeights()
+    quant = None
+    if args.precision == "int8":
+        import os
+        from netdefs.calibrate import calibrate
+        from netdefs.quant import parse_fallback
+        if not args.calib and not (args.calib_cache and os.path.exists(args.calib_cache)):
+            raise UserError("--precision int8 needs calibration images (--calib DIR_OR_LIST) or an existing "
+                            "calibration cache (--calib-cache FILE)" +
+                            (f"; {args.calib_cache} does not exist" if args.calib_cache else ""))
+        quant = calibrate(args.model, weights, args.calib, method=args.calib_method, batch=args.batch,
+                          batches=args.calib_batches, fallback=parse_fallback(args.fallback),
+                          remainder=args.int8_remainder, cache=args.calib_cache, progress=not args.quiet,
+                          **options)
     predicted = {}
 
     def analyse(definition):  # the network as defined, before the builder fuses it
@@ -65,8 +98,8 @@ def main(argv=None):
 
     engine = netdefs.build(args.model, weights, backend=args.backend, precision=args.precision, batch=args.batch,
                            dynamic_batch=dynamic, workspace=args.workspace, timing_cache=args.timing_cache,
-                           strict=args.strict, quiet=args.quiet, on_defined=analyse if args.report else None,
-                           **options)
+                           strict=args.strict, quiet=args.quiet, quant=quant,
+                           on_defined=analyse if args.report else None, **options)
     if args.weights is None:
         engine.meta["demo_weights"] = True
     out = args.output or f"{args.model}.engine"

@@ -15,11 +15,7 @@ Exit status: 0 when every layer is within tolerance, 1 when one is not, 2 for ba
 """
 import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
 import argparse
-import importlib
-import importlib.util
 import json
-import os
-import sys
 
 import numpy as np
 
@@ -43,42 +39,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_reference(spec, model, trust_pickle):
-    """(module, weights) for --reference; weights is the name -> array mapping the module was loaded with."""
-    from netdefs.engine import UserError
-    from netdefs.reference import reference_model
-    if spec.startswith("python:") or (spec.count(":") == 1 and spec.split(":")[0].endswith(".py")):
-        target = spec[len("python:"):] if spec.startswith("python:") else spec
-        where, _, fn_name = target.rpartition(":")
-        if not where or not fn_name:
-            raise UserError(f"--reference {spec!r}: expected python:MODULE:FN or FILE.py:FN")
-        if where.endswith(".py"):
-            if not os.path.isfile(where):
-                raise UserError(f"--reference: no file {where}")
-            loader = importlib.util.spec_from_file_location("compare_reference", where)
-            mod = importlib.util.module_from_spec(loader)
-            loader.loader.exec_module(mod)
-        else:
-            sys.path.insert(0, os.getcwd())
-            try:
-                mod = importlib.import_module(where)
-            except ImportError as e:
-                raise UserError(f"--reference {spec!r}: cannot import {where}: {e}") from None
-        fn = getattr(mod, fn_name, None)
-        if not callable(fn):
-            raise UserError(f"--reference {spec!r}: {where} has no callable {fn_name}")
-        module = fn().float().eval()
-        return module, {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
-    if spec != "builtin":
-        import weights
-        if weights.detect_format(spec) == "checkpoint":
-            arrays = weights.load_checkpoint(spec, trust_pickle=trust_pickle)
-        else:
-            arrays = weights.load(spec)
-        return reference_model(model, arrays), arrays
-    return None, None
-
-
 def make_input(args, d_info, shape, rng):
     if args.image:
         import infer
@@ -96,7 +56,7 @@ def main(argv=None):
     from netdefs import engine as eng
     from netdefs.compare import compare
     from netdefs.engine import UserError
-    from netdefs.reference import reference_model
+    from netdefs.reference import reference_model, resolve
 
     if args.weights is None and args.reference == "builtin":
         raise UserError("compare.py needs --weights (the builtin reference is loaded with them) or a --reference "
@@ -105,7 +65,7 @@ def main(argv=None):
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    module, ref_weights = load_reference(args.reference, args.model, args.trust_pickle)
+    module, ref_weights = resolve(args.reference, args.model, args.trust_pickle)
     if args.weights:
         import weights
         netdef_weights = weights.load(args.weights)
