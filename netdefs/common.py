@@ -62,13 +62,13 @@ class Net:
         return qdq(self, x, name, self.quant.amax_of(name))
 
     def quantized_weight(self, prefix, shape, axis=0, view=None):
-        """For an INT8 layer: the float32 weight `prefix.weight` of `shape` as a constant → per-channel Quantize
+        """For an INT8 layer: the weight `prefix.weight` of `shape` as a constant → per-channel Quantize
         (axis `axis`, scale = channel amax / 127) → Dequantize to the network's type, named
         `prefix.weight_quantizer`; None for a layer that is not INT8."""
         if not self.quantizes(prefix) or self.quant.collect:
             return None
         from .quant import qdq, weight_amax
-        w = self.weight(f"{prefix}.weight", shape, dtype=np.float32)
+        w = self.weight(f"{prefix}.weight", shape)  # the network's float type: Q, scale and DQ share it
         w = w if view is None else w.reshape(view)
         const = self.named(self.network.add_constant(w.shape, w), f"{prefix}.weight").get_output(0)
         return qdq(self, const, f"{prefix}.weight_quantizer", weight_amax(w, axis), axis=axis, out_dtype=self.dtype)

@@ -124,14 +124,22 @@ def fake_quant(x, amax, axis=None):
 
 def qdq(net, x, name, amax, axis=None, out_dtype=None):
     """x -> Quantize (INT8) -> Dequantize (`out_dtype`, default x's type): layers `name.quantize`,
-    `name.dequantize`, scale constant `name.scale` (float32, amax / 127; per tensor a 0-d scalar, per channel a 1-D
-    scale along `axis`). `output_type` is always given: TensorRT 11 requires it, 10.x accepts it."""
+    `name.dequantize`, scale constant `name.scale` (amax / 127; per tensor a 0-d scalar, per channel a 1-D scale
+    along `axis`). `output_type` is always given: TensorRT 11 requires it, 10.x accepts it.
+    The scale has x's type and the Dequantize outputs that type, as ONNX QuantizeLinear / DequantizeLinear (opset
+    19) type them (the scale shares the float type of the quantized input and of the dequantized output) and as
+    TensorRT's ONNX parser hands them to the network API for float16 models: one scale, no mixed float types."""
     trt, network = net.trt, net.network
+    if out_dtype is not None and out_dtype != x.dtype:
+        raise ValueError(f"{name}: Q/DQ of a {x.dtype} tensor must dequantize to {x.dtype}, not {out_dtype}")
+    np_dtype = np.float16 if x.dtype == trt.DataType.HALF else np.float32
     scale = scale_of(amax)
+    if np_dtype == np.float16:  # a scale below float16's normal range would lose its precision or become 0
+        scale = np.maximum(scale, np.finfo(np.float16).tiny)
     if axis is None:
-        scale = net.array(np.reshape(scale, ()), np.float32)
+        scale = net.array(np.reshape(scale, ()), np_dtype)
     else:
-        scale = net.array(np.reshape(scale, (-1,)), np.float32)
+        scale = net.array(np.reshape(scale, (-1,)), np_dtype)
     s = net.named(network.add_constant(scale.shape, scale), f"{name}.scale").get_output(0)
     q = network.add_quantize(x, s, trt.DataType.INT8)
     dq = network.add_dequantize(net.named(q, f"{name}.quantize").get_output(0), s,
