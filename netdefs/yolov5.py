@@ -245,7 +245,7 @@ def define(net, model, imgsz=640, batch=1, head="nms", score_threshold=0.25, iou
             "anchors": anchors.tolist(), "imgsz": [h, w], "head": head, "input": "images",
             "preprocess": {"letterbox": True, "stride": strides[-1], "scale": 1 / 255, "rgb": True}}
     raw = [_detect_conv(net, level, f"model.{d}.m.{i}", anchors.shape[1], nc, seg) for i, level in enumerate(levels)]
-    proto = _proto(net, levels[0], f"model.{d}.proto") if seg else None
+    proto = _proto(net, levels[0], f"model.{d}.proto", _make_divisible(256 * gw)) if seg else None
     if head == "raw":
         for i, r in enumerate(raw):
             net.output(r, f"raw{i}")
@@ -324,9 +324,9 @@ def _decode(net, raw, prefix, anchors, strides, nc, seg):
     return concat(net, levels, f"{prefix}.decode", axis=1)
 
 
-def _proto(net, x, prefix):
-    """Segment head's mask prototypes: Conv 3×3 → nearest ×2 → Conv 3×3 → Conv 1×1 (32 masks)."""
-    npr = int(np.prod(net.weights.shape(f"{prefix}.cv1.bn.weight")))
+def _proto(net, x, prefix, npr):
+    """Segment head's mask prototypes: Conv 3×3 → nearest ×2 → Conv 3×3 → Conv 1×1 (32 masks). `npr` prototype
+    channels: Segment's npr=256 scaled by the width multiple, as parse_model does."""
     y = conv_bn_act(net, x, f"{prefix}.cv1", npr, 3, eps=BN_EPS)
     y = upsample_nearest(net, y, f"{prefix}.upsample", 2)
     y = conv_bn_act(net, y, f"{prefix}.cv2", npr, 3, eps=BN_EPS)

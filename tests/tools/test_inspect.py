@@ -130,7 +130,7 @@ def test_padding_conv_shuffles_softmax_topk_and_reduce():
                       ("softmax", "topk"): "softmax_topk", ("gap",): "reduce_pool"}
 
 
-@pytest.mark.parametrize("model", ["yolov5n", "resnet18", "unet-resnet18"])
+@pytest.mark.parametrize("model", ["yolov5n", "yolov5n-seg", "resnet18", "unet-resnet18"])
 def test_every_layer_in_exactly_one_group_for_zoo_models(model):
     from netdefs import engine
     from netdefs.demo import DemoWeights
