@@ -134,7 +134,7 @@ def compare(definition_factory, reference, x, precision="fp32", tolerance=None, 
     for i in range(d.network.num_layers):
         layer = d.network.get_layer(i)
         for j in range(layer.num_outputs):
-            layer_types[layer.get_output(j).name] = layer.type.name.lower()
+            layer_types[layer.get_output(j).name] = d.trt.ILayer.type.__get__(layer, d.trt.ILayer).name.lower()
     rows = []
     for name in wanted:
         value, ref = got.get(name), expected[name]

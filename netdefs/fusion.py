@@ -39,14 +39,23 @@ RULES = {
     "shape": ("Shape computation (build time)", "shape tensors are computed when shapes are set, not by a kernel"),
     "noop": ("Identity / reshape (no kernel)", "log: an identity of the same type or a Shuffle without transpose "
                                                "is a copy TensorRT removes (NoOp in the inspector)"),
+    "qdq_weights": ("Q/DQ of weights (build time)", "catalog: Q/DQ fusions: quantized weights are folded at build "
+                                                    "time (constant -> Quantize -> Dequantize)"),
+    "qdq_weighted": ("Dequantize into weighted layer", "catalog: Q/DQ fusions: fuse with weighted node (a "
+                                                        "Dequantize feeding a convolution / matrix multiply makes "
+                                                        "it an INT8 layer)"),
+    "qdq_output": ("Quantize into producer", "catalog: Q/DQ fusions: fuse with non-weighted node (the layer before "
+                                              "a Quantize writes INT8 directly)"),
     "single": ("Single layer", "no documented fusion applies"),
 }
 COLOURS = {"conv_scale": "#9ecae1", "conv_scale_act": "#4292c6", "conv_act": "#6baed6", "conv_eltwise": "#3182bd", "conv_pool": "#c6dbef",
            "padding_conv": "#bdd7e7", "scale_act": "#fdae6b", "relu_relu": "#fd8d3c", "shuffle_shuffle": "#bcbddc",
            "shuffle_reduce": "#9e9ac8", "softmax_log": "#a1d99b", "softmax_topk": "#74c476",
            "reduce_pool": "#c7e9c0", "pointwise": "#fcbba1", "concat_elided": "#e0e0e0", "constant": "#f0f0f0",
-           "shape": "#f0f0f0", "noop": "#f0f0f0", "single": "#ffffff"}
-NO_KERNEL = {"concat_elided", "constant", "shape", "noop"}
+           "shape": "#f0f0f0", "noop": "#f0f0f0", "qdq_weights": "#f0f0f0", "qdq_weighted": "#fee391",
+           "single": "#ffffff"}
+NO_KERNEL = {"concat_elided", "constant", "shape", "noop", "qdq_weights"}
+WEIGHTED = {"CONVOLUTION", "DECONVOLUTION", "MATRIX_MULTIPLY"}
 
 _CLASSES = {  # LayerType name -> the ILayer subclass holding its attributes
     "CONVOLUTION": "IConvolutionLayer", "DECONVOLUTION": "IDeconvolutionLayer", "SCALE": "IScaleLayer",
@@ -162,6 +171,7 @@ class Group:
 
     def __init__(self, rule, layers):
         self.rule, self.layers = rule, list(layers)
+        self.also = set()  # further rules applied inside the group (a Dequantize absorbed by a convolution)
 
     @property
     def kernel(self):
@@ -253,10 +263,20 @@ def predict(layers, network_outputs=()):
     for lay in layers:
         if lay.index in group_of:
             continue
+        users = consumers.get(lay.outputs[0], []) if lay.outputs else []
+        if lay.type == "DEQUANTIZE" and len(users) == 1 and users[0].type in WEIGHTED:
+            continue  # the weighted layer takes it (below)
         if lay.index in build_time:
             new("shape", [lay])
+        elif lay.type == "QUANTIZE" and getattr(producer.get(lay.inputs[0]), "type", None) == "CONSTANT":
+            new("qdq_weights", [lay] + [u for u in users if u.type == "DEQUANTIZE" and u.index not in group_of])
+        elif lay.type == "QUANTIZE" and _into_producer(lay, producer, consumers, group_of):
+            pass
         elif lay.type in ("CONVOLUTION", "DECONVOLUTION"):
-            _conv_group(lay, new, sole_consumer, producer, group_of, groups)
+            _absorb_dequantize(_conv_group(lay, new, sole_consumer, producer, group_of, groups), lay, producer,
+                               group_of)
+        elif lay.type == "MATRIX_MULTIPLY":
+            _absorb_dequantize(new("single", [lay]), lay, producer, group_of)
         elif lay.type == "SCALE" and (nxt := sole_consumer(lay.outputs[0])) and nxt.type == "ACTIVATION":
             new("scale_act", [lay, nxt])
         elif lay.type == "ACTIVATION" and lay.attrs["op"] == "RELU" and (nxt := sole_consumer(lay.outputs[0])) \
@@ -288,6 +308,9 @@ def predict(layers, network_outputs=()):
         elif _pointwise(lay):
             _pointwise_group(lay, new, producer, group_of, ancestors)
         else:
+            new("single", [lay])
+    for lay in layers:  # a Dequantize whose weighted consumer could not take it
+        if lay.index not in group_of:
             new("single", [lay])
     _absorb_scalar_constants(groups, consumers, group_of)
     order = {id(g): min(m.index for m in g.layers) for g in groups}
@@ -334,7 +357,29 @@ def _conv_group(conv, new, sole_consumer, producer, group_of, groups):
     elif nxt is not None and nxt.type == "POOLING" and rule == "single":
         members.append(nxt)
         rule = "conv_pool"
-    new(rule, members)
+    return new(rule, members)
+
+
+def _into_producer(quantize, producer, consumers, group_of):
+    """A Quantize that is the only reader of a kernel's output joins that kernel."""
+    p = producer.get(quantize.inputs[0])
+    group = group_of.get(p.index) if p is not None else None
+    if group is None or not group.kernel or len(consumers.get(quantize.inputs[0], [])) != 1:
+        return False
+    group.layers.append(quantize)
+    group_of[quantize.index] = group
+    group.also.add("qdq_output")
+    return True
+
+
+def _absorb_dequantize(group, weighted, producer, group_of):
+    """The Dequantize layers feeding a convolution / matrix multiply (not yet grouped) join its kernel."""
+    for t in weighted.inputs:
+        dq = producer.get(t)
+        if dq is not None and dq.type == "DEQUANTIZE" and dq.index not in group_of:
+            group.layers.insert(0, dq)
+            group_of[dq.index] = group
+            group.also.add("qdq_weighted")
 
 
 def _pointwise_group(lay, new, producer, group_of, ancestors):
@@ -407,18 +452,18 @@ def text_report(summary, title):
              f"truth)",
              f"layers defined: {summary.num_layers}   predicted kernels: {summary.kernels}   "
              f"weights: {summary.weights:,}   FLOPs (batch 1): {_human(summary.flops)}", "",
-             f"{'#':>4} {'fusion':<28} {'layers':>6} {'weights':>10} {'FLOPs':>9}  members"]
+             f"{'#':>4} {'fusion':<36} {'layers':>6} {'weights':>10} {'FLOPs':>9}  members"]
     k = 0
     for g in summary.groups:
-        label = RULES[g.rule][0]
+        label = RULES[g.rule][0] + (" (INT8)" if g.also else "")
         if g.kernel:
             k += 1
         w = sum(lay.weights for lay in g.layers)
         f = sum(lay.flops for lay in g.layers)
         members = ", ".join(f"{lay.name} [{lay.kind}]" for lay in g.layers)
-        lines.append(f"{k if g.kernel else '-':>4} {label:<28} {len(g.layers):>6} {w:>10,} {_human(f):>9}  {members}")
+        lines.append(f"{k if g.kernel else '-':>4} {label:<36} {len(g.layers):>6} {w:>10,} {_human(f):>9}  {members}")
     lines += ["", "rules used:"]
-    for rule in sorted({g.rule for g in summary.groups}):
+    for rule in sorted({g.rule for g in summary.groups} | {r for g in summary.groups for r in g.also}):
         lines.append(f"  {RULES[rule][0]}: {RULES[rule][1]}")
     return "\n".join(lines)
 

@@ -130,6 +130,42 @@ def test_padding_conv_shuffles_softmax_topk_and_reduce():
                       ("softmax", "topk"): "softmax_topk", ("gap",): "reduce_pool"}
 
 
+def test_int8_qdq_fuse_into_the_convolution_and_its_producer():
+    """relu → Q → DQ → conv (weights: constant → Q → DQ into input 1) → bn: the activation Q joins the relu kernel
+    (fuse with non-weighted node), the input DQ joins the convolution (fuse with weighted node), the weights'
+    Q/DQ is folded at build time."""
+    n = network()
+    x = n.add_input("x", trt.float32, (1, 4, 6, 6))
+    r = named(n.add_activation(x, trt.ActivationType.RELU), "relu")
+
+    def const(name, a):
+        return named(n.add_constant(a.shape, a), name)
+
+    def qdq(t, name, scale, axis=None):
+        s_ = const(f"{name}.scale", scale)
+        q = n.add_quantize(t, s_, trt.int8)
+        dq = n.add_dequantize(named(q, f"{name}.quantize"), s_, trt.float32)
+        if axis is not None:
+            q.axis = dq.axis = axis
+        return named(dq, f"{name}.dequantize")
+
+    a = qdq(r, "conv.input_quantizer", np.array(0.02, np.float32))
+    w = const("conv.weight", n.w(8, 4, 3, 3))
+    k = qdq(w, "conv.weight_quantizer", np.full(8, 0.01, np.float32), axis=0)
+    layer = n.add_convolution_nd(a, 8, (3, 3), trt.Weights(trt.float32), n.w(8))
+    layer.set_input(1, k)
+    y = bn(n, named(layer, "conv"), "bn")
+    n.mark_output(y)
+    s, groups = groups_of(n)
+    assert groups[("relu", "conv.input_quantizer.quantize")] == "pointwise"
+    assert groups[("conv.input_quantizer.dequantize", "conv", "bn")] == "conv_scale"
+    assert groups[("conv.weight_quantizer.quantize", "conv.weight_quantizer.dequantize")] == "qdq_weights"
+    assert s.kernels == 2
+    text = fusion.text_report(s, "int8")
+    assert "Convolution + Scale (INT8)" in text and "fuse with weighted node" in text
+    assert "fuse with non-weighted node" in text
+
+
 @pytest.mark.parametrize("model", ["yolov5n", "yolov5n-seg", "resnet18", "unet-resnet18"])
 def test_every_layer_in_exactly_one_group_for_zoo_models(model):
     from netdefs import engine
