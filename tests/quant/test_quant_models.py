@@ -24,14 +24,6 @@ pytest.importorskip("yolov5")
 IMAGES = [str(Path(__import__("yolov5").__file__).parent / "data" / "images" / n) for n in ("bus.jpg", "zidane.jpg")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _yolov5s():
     from tests.helpers.refmodels import state_dict_arrays, yolov5_model
     m = yolov5_model("yolov5s", seed=1)
