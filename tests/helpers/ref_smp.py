@@ -37,31 +37,13 @@ def fpn_model(encoder="tu-poolformer_s12", classes=3, seed=0):
 
 
 def build_with_probes(model, weights, probes, imgsz=64, batch=2, precision="fp32"):
-    """Build `model` on reftrt with the tensors named in `probes` marked as extra outputs (the state_dict-named
-    points a forward hook sees); returns the Engine."""
-    import reftrt as trt
-    from weights import WeightStore
-
-    from netdefs.common import Net
-    from netdefs.engine import Engine
-    from netdefs.registry import family
-
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    network = builder.create_network()
-    net = Net(trt, network, WeightStore(weights), precision)
-    family(model).define(net, model, batch=batch, imgsz=imgsz)
-    tensors = {}
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        for j in range(layer.num_outputs):
-            tensors[layer.get_output(j).name] = layer.get_output(j)
-    missing = [p for p in probes if p not in tensors]
-    assert not missing, f"no tensor named {missing}"
-    for p in probes:
-        network.mark_output(tensors[p])
-    plan = builder.build_serialized_network(network, builder.create_builder_config())
-    return Engine(plan, {"model": model}, "reference", trt=trt)
+    """`model` built on reftrt with the tensors named in `probes` (the state_dict-named points a forward hook sees)
+    marked as debug tensors, as tools/compare.py does; returns x -> {output or probe name: array}."""
+    import reftrt
+    from netdefs.engine import build_definition, define
+    d = define(model, weights, backend=reftrt, precision=precision, batch=batch, imgsz=imgsz, quiet=True)
+    engine = build_definition(d, debug_tensors=list(probes), progress=False, quiet=True)
+    return lambda x: engine(x, debug=True)
 
 
 def hooked_forward(model, x, probes):
