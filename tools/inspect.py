@@ -21,7 +21,8 @@ def parse_args(argv=None):
     p.add_argument("target", help="an engine file, or a model name (yolov5s, resnet50, unet-resnet18, ...)")
     p.add_argument("--weights", help="weights for a model name (default: demo weights; only the structure matters)")
     p.add_argument("--imgsz", type=int, nargs="+", help="input size N or H W (default: the model's)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                   help="int8: the Q/DQ network as --precision int8 builds it (ranges do not change its structure)")
     p.add_argument("--head", choices=["raw", "decode", "nms"], help="YOLOv5 outputs (default nms)")
     p.add_argument("--layers", action="store_true", help="also print every layer with its weights and FLOPs")
     p.add_argument("--svg", help="write the fusion graph picture here")
@@ -32,11 +33,22 @@ def parse_args(argv=None):
 
 
 # ---------------------------------------------------------------- prediction
-def define(model, weights, options, precision, backend):
+def define(model, weights, options, precision, backend, int8=None):
+    """The network as `tools/build.py` defines it. INT8: the network's structure does not depend on the calibrated
+    ranges, so placeholder ranges stand in, with the engine's fallback patterns and remainder (`int8`, its sidecar
+    entry) when there is one."""
     from netdefs import engine as eng
     from netdefs.demo import DemoWeights
-    return eng.define(model, weights if weights else DemoWeights(), backend=backend, precision=precision,
-                      quiet=True, **options)
+    w = weights if weights else DemoWeights()
+    quant = None
+    if precision == "int8":
+        from netdefs.quant import Quantization, parse_fallback
+        fallback = parse_fallback((int8 or {}).get("fallback", []))
+        remainder = (int8 or {}).get("remainder", "fp16")
+        probe = eng.define(model, w, backend=backend, quiet=True,
+                           quant=Quantization(fallback=fallback, remainder=remainder, collect=True), **options)
+        quant = Quantization({name: 1.0 for name in probe.net.quantizers}, fallback, remainder)
+    return eng.define(model, w, backend=backend, precision=precision, quiet=True, quant=quant, **options)
 
 
 def predict(definition):
@@ -104,7 +116,8 @@ def main(argv=None):
             return 0
         meta_options = options_from_meta(engine.meta)
         meta_options.update(options)
-        d = define(model, args.weights, meta_options, engine.meta.get("precision", args.precision), args.backend)
+        d = define(model, args.weights, meta_options, engine.meta.get("precision", args.precision), args.backend,
+                   engine.meta.get("int8"))
         summary = predict(d)
         print()
         print(report(summary, f"{model} (from {os.path.basename(args.target)}.json)", args.layers))

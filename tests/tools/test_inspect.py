@@ -227,3 +227,21 @@ def test_flops_agree_with_torchvisions_published_operation_counts(model, weights
     macs = sum(lay.flops for lay in s.layers if lay.type in ("CONVOLUTION", "MATRIX_MULTIPLY")) / 2e9
     published = getattr(torchvision.models, weights_enum).IMAGENET1K_V1.meta["_ops"]
     assert round(macs, 3) == pytest.approx(published, abs=0.0011)
+
+
+def test_inspect_int8_engine_predicts_the_qdq_fusions(tmp_path):
+    yolov5 = pytest.importorskip("yolov5")
+    bus = Path(yolov5.__file__).parent / "data" / "images" / "bus.jpg"
+    engine = tmp_path / "r18-int8.engine"
+    r = run("build.py", "resnet18", "--imgsz", 32, "-o", engine, "--backend", "reference", "--precision", "int8",
+            "--calib", bus, "--calib-method", "max", "--fallback", "layer4.*=fp16", "--quiet")
+    assert r.returncode == 0, r.stderr
+    r = run("inspect.py", engine)
+    assert r.returncode == 0, r.stderr
+    assert "r18-int8.engine.json): PREDICTED" in r.stdout
+    assert "Convolution + Scale + Act. (INT8)" in r.stdout and "fuse with weighted node" in r.stdout
+    # the engine's fallback is honoured: layer4 runs in fp16, without quantizers
+    assert "layer3.1.conv2.input_quantizer.dequantize" in r.stdout
+    assert "layer4.0.conv1.input_quantizer" not in r.stdout
+    r = run("inspect.py", "resnet18", "--precision", "int8", "--imgsz", 32)
+    assert r.returncode == 0 and "layer4.0.conv1.input_quantizer.dequantize [dequantize]" in r.stdout
