@@ -115,16 +115,15 @@ class Report:
         return head + f"; first above tolerance: {self.first.name} (rel {self.first.rel:.2e})"
 
 
-def compare(definition_factory, reference, x, precision="fp32", tolerance=None, only=None):
+def compare(d, reference, x, precision="fp32", tolerance=None, only=None):
     """Compare a netdef with its PyTorch reference on input `x` (N, C, H, W).
 
-    definition_factory(): a fresh `netdefs.engine.Definition` (the network defined, not built).
+    d: a `netdefs.engine.Definition` (the network defined, not yet built; this builds it with debug tensors).
     reference: the torch.nn.Module. only: restrict to tensor names for which this returns True.
     """
     from .engine import build_definition
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance
     _, expected = torch_outputs(reference, x)
-    d = definition_factory()
     tensors = d.tensors()
     outputs = {d.network.get_output(i).name for i in range(d.network.num_outputs)}
     wanted = [n for n in tensors if n in expected and n not in outputs and (only is None or only(n))]

@@ -481,10 +481,6 @@ def svg(summary, title):
     """The network as a graph of predicted kernels, coloured by fusion rule (hover a box for its layers)."""
     from xml.sax.saxutils import escape
     groups = [g for g in summary.groups if g.rule not in ("constant", "shape")]
-    index = {}
-    for i, g in enumerate(groups):
-        for lay in g.layers:
-            index[lay.name] = i
     producer_group = {}
     for i, g in enumerate(groups):
         for lay in g.layers:

@@ -81,15 +81,10 @@ def main(argv=None):
     if args.model.lower().startswith("yolov5"):
         options["head"] = "raw"  # the hooks see Detect's convolutions; NMS has no PyTorch module to compare with
 
-    def definition():
-        return eng.define(args.model, netdef_weights, backend=args.backend, precision=args.precision,
-                          batch=args.batch, quiet=True, **options)
-
-    probe = definition()
-    shape = tuple(probe.network.get_input(0).shape)
-    x = make_input(args, probe.info, shape, np.random.default_rng(args.seed))
-    del probe
-    report = compare(definition, module, x, args.precision, args.tolerance)
+    d = eng.define(args.model, netdef_weights, backend=args.backend, precision=args.precision, batch=args.batch,
+                   quiet=True, **options)
+    x = make_input(args, d.info, tuple(d.network.get_input(0).shape), np.random.default_rng(args.seed))
+    report = compare(d, module, x, args.precision, args.tolerance)
     print(report.table(all_rows=not args.failures))
     print(report.summary())
     if args.json:
