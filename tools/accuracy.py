@@ -3,13 +3,13 @@
 python tools/accuracy.py MODEL --weights W --images DIR_OR_LIST [--precisions fp32,fp16,int8] [--sensitivity]
 
 For each precision the network is built on reftrt (exact Q/DQ emulation) and run over the images with the
-inference preprocessing; the report gives the error of the raw outputs (YOLOv5's detection maps, the logits)
+inference preprocessing; the report gives the error of the raw outputs (a detector's maps before decoding, the logits)
 against fp32 reftrt and against the upstream PyTorch model, and the task's agreement with fp32: top-1 for
 classifiers, mAP50 of the detections with the fp32 detections as ground truth for detectors, pixel agreement and
 mIoU for segmenters. --sensitivity quantizes one layer at a time and ranks the layers by output error, to pick
 --fallback patterns. Writes a Markdown report (-o report.md) and its JSON (report.json) atomically.
 """
-import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
 import json
 import sys
@@ -35,7 +35,7 @@ def parse_args(argv=None):
                         "or FILE.py:FN (FN() returns the torch.nn.Module), or a weights/checkpoint file")
     p.add_argument("--sensitivity", action="store_true", help="per-layer INT8 sensitivity (one build per layer)")
     p.add_argument("--imgsz", type=int, nargs="+")
-    p.add_argument("--score-threshold", type=float, default=0.25, help="detectors: NMS score threshold")
+    p.add_argument("--score-threshold", type=float, help="detectors: NMS score threshold (default: the model's)")
     p.add_argument("-o", "--output", help="Markdown report path (a .json beside it)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -45,14 +45,9 @@ def _reference(spec, model, arrays, info):
     """A function numpy input -> {raw output name: array} running the PyTorch reference, or None for "none"."""
     if spec == "none":
         return None
-    from netdefs.reference import raw_outputs, reference_model, resolve
+    from netdefs.analysis.reference import raw_outputs, reference_model, resolve
     module, _ = resolve(spec, model)
     return raw_outputs(module if module is not None else reference_model(model, arrays), info)
-
-
-def _detections(out, i):
-    n = int(out["num_dets"][i, 0])
-    return out["boxes"][i, :n], out["scores"][i, :n], out["classes"][i, :n]
 
 
 class Runner:
@@ -62,10 +57,10 @@ class Runner:
         self.model, self.arrays, self.inputs, self.options = model, arrays, inputs, options
 
     def run(self, precision, quant=None):
-        from netdefs.reference import raw_names
-        from netdefs.engine import build_definition, define
-        d = define(self.model, self.arrays, backend="reference", precision=precision, quiet=True,
-                           quant=quant, **self.options)
+        from netdefs.analysis.reference import raw_names
+        from netdefs.runtime.build import build_definition, define
+        d = define(self.model, self.arrays, backend="reference", precision=precision, quiet=True, quant=quant,
+                   **self.options)
         names = raw_names(d.info)
         debug = [n for n in names if n not in d.info["outputs"]]
         engine = build_definition(d, progress=False, quiet=True, debug_tensors=debug)
@@ -74,26 +69,8 @@ class Runner:
         return d.info, raw, outs, d.net.quantizers
 
 
-def task_agreement(info, outs, truth_outs, raw, truth_raw):
-    task = info["task"]
-    from netdefs import metrics
-    if task == "classify":
-        return {"top1_agreement": metrics.top1_agreement(raw["logits"], truth_raw["logits"])}
-    if task == "detect":
-        dets = [_detections(o, 0) for o in outs]
-        truths = [_detections(o, 0) for o in truth_outs]
-        return {"map50": metrics.map50(dets, truths), "detections": int(sum(len(d[0]) for d in dets)),
-                "truth_detections": int(sum(len(t[0]) for t in truths))}
-    if task == "segment":
-        a = raw["logits"].argmax(1)
-        b = truth_raw["logits"].argmax(1)
-        pixel, miou = metrics.segmentation_agreement(a, b, info["num_classes"])
-        return {"pixel_agreement": pixel, "miou": miou}
-    return {}
-
-
 def output_errors(raw, truth_raw):
-    from netdefs import metrics
+    from netdefs.analysis import metrics
     per = [metrics.errors(raw[n], truth_raw[n]) for n in truth_raw]
     return {"max_abs": max(p["max_abs"] for p in per), "rel": max(p["rel"] for p in per),
             "cosine": min(p["cosine"] for p in per)}
@@ -103,17 +80,22 @@ def evaluate(model, weights, images, precisions=("fp32", "fp16", "int8"), calib=
              calib_batches=None, calib_cache=None, fallback=(), remainder="fp16", reference="builtin",
              sensitivity=False, progress=True, **options):
     """The report as a dict (see `markdown`)."""
-    from netdefs.calibrate import calibrate, list_images, prepare
-    from netdefs.images import read_image
-    from netdefs.quant import parse_fallback
+    from netdefs import tasks
+    from netdefs.layers.quant import parse_fallback
+    from netdefs.runtime.build import define
+    from netdefs.runtime.calibrate import calibrate, list_images, prepare
+    from netdefs.tasks.images import read_images
     from weights import load as load_weights
     arrays = {k: np.asarray(v) for k, v in (load_weights(weights) if isinstance(weights, str) else weights).items()}
-    paths = list_images(images)
     fallback = parse_fallback(fallback)
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
-    from netdefs.engine import define
     info = define(model, arrays, backend="reference", quiet=True, **options).info
-    inputs = [prepare(info, read_image(p)) for p in paths]
+    task = tasks.get(info["task"])
+    read = list(read_images(list_images(images), skip_bad=True))
+    if not read:
+        raise _common.UserError(f"{images}: no image could be read")
+    paths = [p for p, _ in read]
+    inputs = [prepare(info, image) for _, image in read]
     runner = Runner(model, arrays, inputs, options)
     report = {"model": model, "images": [p.split("/")[-1] for p in paths], "task": info["task"],
               "imgsz": info["imgsz"], "precisions": {}}
@@ -140,7 +122,7 @@ def evaluate(model, weights, images, precisions=("fp32", "fp16", "int8"), calib=
         entry = {"vs_fp32": output_errors(raw, fp32_raw)}
         if ref_raw is not None:
             entry["vs_pytorch"] = output_errors(raw, ref_raw)
-        entry.update(task_agreement(info, outs, fp32_outs, raw, fp32_raw))
+        entry.update(task.agreement(info, outs, fp32_outs, raw, fp32_raw))
         if precision == "int8":
             entry["quantizers"] = len(quantizers)
         entry["seconds"] = round(time.perf_counter() - t0, 2)
@@ -148,15 +130,14 @@ def evaluate(model, weights, images, precisions=("fp32", "fp16", "int8"), calib=
         log(f"{precision}: {entry}")
     if sensitivity:
         if quant is None:
-            from netdefs.engine import UserError
-            raise UserError("--sensitivity needs int8 among --precisions")
-        report["sensitivity"] = layer_sensitivity(runner, quant, fp32_raw, info, fp32_outs, log)
+            raise _common.UserError("--sensitivity needs int8 among --precisions")
+        report["sensitivity"] = layer_sensitivity(runner, quant, fp32_raw, info, task, fp32_outs, log)
     return report
 
 
-def layer_sensitivity(runner, quant, fp32_raw, info, fp32_outs, log):
+def layer_sensitivity(runner, quant, fp32_raw, info, task, fp32_outs, log):
     """Quantize one layer at a time (everything else in the remainder precision); rank by output error."""
-    from netdefs.quant import Quantization
+    from netdefs.layers.quant import Quantization
     _, _, _, quantizers = runner.run("int8", quant)
     layers = []
     for q in quantizers:
@@ -169,7 +150,7 @@ def layer_sensitivity(runner, quant, fp32_raw, info, fp32_outs, log):
                             quant.remainder, method=quant.method, meta=quant.meta)
         _, raw, outs, _ = runner.run("int8", only)
         row = {"layer": layer, **output_errors(raw, fp32_raw)}
-        row.update(task_agreement(info, outs, fp32_outs, raw, fp32_raw))
+        row.update(task.agreement(info, outs, fp32_outs, raw, fp32_raw))
         rows.append(row)
         log(f"sensitivity {k + 1}/{len(layers)}: {layer} rel {row['rel']:.3g}")
     rows.sort(key=lambda r: -r["rel"])
@@ -193,8 +174,8 @@ def markdown(report):
     if "calibration" in report:
         c = report["calibration"]
         lines += [f"INT8: calibration {c['method']} in {c['seconds']} s, remainder {c['remainder']}.", ""]
-    task_cols = {"classify": ["top1_agreement"], "detect": ["map50", "detections"],
-                 "segment": ["pixel_agreement", "miou"]}.get(report["task"], [])
+    from netdefs import tasks
+    task_cols = tasks.get(report["task"]).columns
     has_ref = any("vs_pytorch" in e for e in report["precisions"].values())
     head = ["precision", "max abs vs fp32", "rel vs fp32", "cosine vs fp32"]
     head += ["max abs vs PyTorch", "rel vs PyTorch"] if has_ref else []
@@ -218,14 +199,20 @@ def markdown(report):
 
 def main(argv=None):
     args = parse_args(argv)
-    from netdefs.engine import UserError, atomic_write
+    from weights.atomic import atomic_write
+    _common.output_file("-o", args.output)
+    _common.check_range("--calib-batches", args.calib_batches, 1, 1 << 20)
+    _common.check_range("--score-threshold", args.score_threshold, 0.0, 1.0, integer=False)
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     bad = [p for p in precisions if p not in ("fp32", "fp16", "int8")]
     if bad or not precisions:
-        raise UserError(f"--precisions takes a comma-separated list of fp32, fp16, int8, got {args.precisions!r}")
-    options = {"score_threshold": args.score_threshold} if args.model.lower().startswith("yolov5") else {}
+        raise _common.UserError(f"--precisions takes a comma-separated list of fp32, fp16, int8, got {args.precisions!r}")
+    from netdefs import families
+    # --score-threshold applies where the family has a score threshold (the detectors' NMS head).
+    takes_threshold = "score_threshold" in families.get(args.model).family.options
+    options = {"score_threshold": args.score_threshold} if takes_threshold and args.score_threshold is not None else {}
     if args.imgsz:
-        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
+        options["imgsz"] = _common.image_size(args.imgsz)
     report = evaluate(args.model, args.weights, args.images, precisions, args.calib, args.calib_method,
                       args.calib_batches, args.calib_cache, args.fallback, args.int8_remainder, args.reference,
                       args.sensitivity, progress=not args.quiet, **options)

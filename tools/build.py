@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
-"""Build an engine: python tools/build.py yolov5s --weights yolov5s.wts [-o yolov5s.engine]
+"""Build an engine: python tools/build.py MODEL --weights MODEL.wts [-o MODEL.engine]
 
 Runs on TensorRT when it and a GPU are present, otherwise on reftrt (the CPU reference), and says which.
 Without --weights, the network gets seeded random demo weights (said loudly).
 """
-import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
 import sys
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
-    p.add_argument("model", help="model name, e.g. yolov5s, yolov5n6, yolov5s-seg")
+    p.add_argument("model", help="model name (README, Models)")
     p.add_argument("--weights", help=".wts or .safetensors (tools/gen_wts.py converts checkpoints); "
                                      "omitted: random demo weights")
     p.add_argument("-o", "--output", help="engine path (default: MODEL.engine); a JSON sidecar goes beside it")
@@ -46,68 +46,100 @@ def parse_args(argv=None):
     p.add_argument("--report", action="store_true",
                    help="also write ENGINE.report.txt (predicted fusions, engine layers, weights, FLOPs) and "
                         "ENGINE.report.svg (the fusion graph) next to the engine")
+    p.add_argument("--names", metavar="FILE", help="class names for the sidecar: one per line, or a JSON/YAML list "
+                                                  "(default: the weights' own, else COCO's for an 80-class detector "
+                                                  "and ImageNet's for a 1000-class classifier)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
 
+MAX_DET = 10000
+MAX_WORKSPACE_MIB = 1 << 20  # 1 TiB: more is a typo
+
+
+def check_args(args):
+    """Refuse nonsense before anything is loaded or built, with the allowed range in the message."""
+    from netdefs.family import MAX_BATCH
+    _common.check_range("--batch", args.batch, 1, MAX_BATCH)
+    _common.check_range("--max-det", args.max_det, 1, MAX_DET)
+    _common.check_range("--score-threshold", args.score_threshold, 0.0, 1.0, integer=False)
+    _common.check_range("--iou-threshold", args.iou_threshold, 0.0, 1.0, integer=False)
+    _common.check_range("--workspace", args.workspace, 1, MAX_WORKSPACE_MIB)
+    _common.check_range("--calib-batches", args.calib_batches, 1, 1 << 20)
+    _common.output_file("-o", args.output)
+    _common.output_file("--timing-cache", args.timing_cache)
+    _common.output_file("--calib-cache", args.calib_cache)
+    if args.precision != "int8" and (args.calib or args.calib_cache or args.fallback or args.calib_batches):
+        raise _common.UserError("--calib, --calib-cache, --calib-batches and --fallback need --precision int8")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    check_args(args)
+    imgsz = _common.image_size(args.imgsz)
     import netdefs
-    from netdefs.engine import UserError
+    from netdefs import families, tasks
+    from netdefs.tasks import names as class_names
+    model = families.get(args.model)
+    task = tasks.get(model.task)
+    # Only the options given: the family fills in its defaults and refuses the ones it does not take, by name.
     options = {k: v for k, v in (("head", args.head), ("score_threshold", args.score_threshold),
                                  ("iou_threshold", args.iou_threshold), ("max_det", args.max_det)) if v is not None}
-    if args.imgsz:
-        if len(args.imgsz) > 2:
-            raise UserError("--imgsz takes N or H W")
-        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
     dynamic = None
     if args.dynamic_batch:
         try:
             dynamic = tuple(int(v) for v in args.dynamic_batch.split(","))
-            assert len(dynamic) == 3
-        except (ValueError, AssertionError):
-            raise UserError(f"--dynamic-batch takes MIN,OPT,MAX, got {args.dynamic_batch!r}") from None
-    int8_args = args.calib or args.calib_cache or args.fallback or args.calib_batches is not None
-    if args.precision != "int8" and int8_args:
-        raise UserError("--calib, --calib-cache, --calib-batches and --fallback need --precision int8")
-    if args.calib_batches is not None and args.calib_batches < 1:
-        raise UserError(f"--calib-batches must be >= 1, got {args.calib_batches}")
+        except ValueError:
+            dynamic = ()
+        if len(dynamic) != 3:
+            raise _common.UserError(f"--dynamic-batch takes MIN,OPT,MAX, got {args.dynamic_batch[:200]!r}")
+    model.family.resolve_options(model, options)  # refused by name before anything is loaded
+    model.family.image_size(imgsz)
+    names = class_names.read_file(args.names) if args.names else None
     weights = args.weights
     if weights is None:
-        from netdefs.demo import BANNER, DemoWeights
-        print(BANNER, file=sys.stderr)
+        from netdefs.runtime.demo import DemoWeights, banner
+        print(banner(task), file=sys.stderr)
         weights = DemoWeights()
     quant = None
     if args.precision == "int8":
         import os
-        from netdefs.calibrate import calibrate
-        from netdefs.quant import parse_fallback
+        from netdefs.layers.quant import parse_fallback
+        from netdefs.runtime.calibrate import calibrate
         if not args.calib and not (args.calib_cache and os.path.exists(args.calib_cache)):
-            raise UserError("--precision int8 needs calibration images (--calib DIR_OR_LIST) or an existing "
-                            "calibration cache (--calib-cache FILE)" +
-                            (f"; {args.calib_cache} does not exist" if args.calib_cache else ""))
+            raise _common.UserError("--precision int8 needs calibration images (--calib DIR_OR_LIST) or an "
+                                    "existing calibration cache (--calib-cache FILE)" +
+                                    (f"; {args.calib_cache} does not exist" if args.calib_cache else ""))
         quant = calibrate(args.model, weights, args.calib, method=args.calib_method, batch=args.batch,
                           batches=args.calib_batches, fallback=parse_fallback(args.fallback),
                           remainder=args.int8_remainder, cache=args.calib_cache, progress=not args.quiet,
-                          **options)
+                          imgsz=imgsz, **options)
     predicted = {}
 
     def analyse(definition):  # the network as defined, before the builder fuses it
-        from netdefs import fusion
+        from netdefs.analysis import fusion
         predicted["summary"] = fusion.analyse(definition.trt, definition.network)
 
     engine = netdefs.build(args.model, weights, backend=args.backend, precision=args.precision, batch=args.batch,
-                           dynamic_batch=dynamic, workspace=args.workspace, timing_cache=args.timing_cache,
-                           strict=args.strict, quiet=args.quiet, quant=quant,
+                           dynamic_batch=dynamic, imgsz=imgsz, workspace=args.workspace,
+                           timing_cache=args.timing_cache, strict=args.strict, quiet=args.quiet, quant=quant,
                            on_defined=analyse if args.report else None, **options)
+    meta = engine.meta
     if args.weights is None:
-        engine.meta["demo_weights"] = True
-    out = args.output or f"{args.model}.engine"
+        meta["demo_weights"] = True
+    # --names, else the weights' own (build puts them in the sidecar), else the task's standard list.
+    if names is not None:
+        meta["names"] = class_names.check_count(names, meta.get("num_classes"), args.names)
+    elif not meta.get("names"):
+        standard = task.default_names(meta.get("num_classes"))
+        if standard is not None:
+            meta["names"] = standard
+    out = args.output or f"{model.name}.engine"
     engine.save(out)
     if args.report:
         write_report(engine, predicted["summary"], out, args)
     if not args.quiet:
-        print(f"saved {out} and {out}.json ({engine.meta['backend']}, {args.precision}, "
+        print(f"saved {out} and {out}.json ({meta['backend']}, {args.precision}, "
               f"inputs {[engine.input_shape(n) for n in engine.inputs]}, outputs {engine.outputs})", file=sys.stderr)
     return 0
 
@@ -115,8 +147,8 @@ def main(argv=None):
 def write_report(engine, summary, out, args):
     """OUT.report.txt: the predicted fusions, the engine inspector's layers, every layer's weights and FLOPs;
     OUT.report.svg: the fusion graph. Both written atomically."""
-    from netdefs import fusion
-    from netdefs.engine import atomic_write
+    from netdefs.analysis import fusion
+    from weights.atomic import atomic_write
     title = f"{args.model} ({args.precision}, {engine.meta['backend']})"
     rows = fusion.engine_layers(engine)
     text = "\n\n".join([fusion.text_report(summary, title),

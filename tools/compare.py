@@ -7,13 +7,13 @@ TensorRT debug tensor (reftrt on the CPU; TensorRT's IDebugListener on a GPU), m
 (`model.4.m.0.cv1.conv`), and prints per layer the shape, max abs error, relative error (max abs error / max |torch|)
 and cosine similarity, naming the first layer whose relative error exceeds the tolerance.
 
---reference builtin (default): the upstream implementation (yolov5, torchvision, smp, transformers) built offline
+--reference builtin (default): the upstream implementation (netdefs/analysis/reference.py) built offline
 and loaded with the same weights; python:MODULE:FN or FILE.py:FN: FN() returns the torch.nn.Module (its state_dict
 is the weights when --weights is omitted); a checkpoint, .wts or safetensors file: those weights in the upstream
 implementation (checkpoints holding whole pickled models need --trust-pickle, since unpickling runs code).
 Exit status: 0 when every layer is within tolerance, 1 when one is not, 2 for bad input.
 """
-import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
 import json
 
@@ -22,7 +22,7 @@ import numpy as np
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="compare.py", description=__doc__.split("\n")[0])
-    p.add_argument("model", help="model name, e.g. yolov5s, resnet50, unet-resnet34")
+    p.add_argument("model", help="model name (README, Models)")
     p.add_argument("--weights", help=".wts, .safetensors or checkpoint for the netdef (default: the reference's)")
     p.add_argument("--reference", default="builtin",
                    help="builtin | python:MODULE:FN | FILE.py:FN | weights or checkpoint file (default builtin)")
@@ -39,29 +39,32 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_input(args, d_info, shape, rng):
+def make_input(args, task, info, shape, rng):
+    """The network input: --image preprocessed as infer.py does, repeated over the batch, or the task's seeded
+    random input."""
     if args.image:
-        import infer
-        from netdefs import images as im
-        prepare = infer.TASKS[d_info.get("task", "detect")][0]
-        x, _ = prepare(d_info, im.read_image(args.image), shape[2:])
+        from netdefs.tasks import images as im
+        x, _ = task.preprocess(info, im.read_image(args.image), shape[2:])
         return np.repeat(x[None], shape[0], axis=0).astype(np.float32)
-    if d_info.get("task") == "detect":  # YOLOv5 takes pixels / 255
-        return rng.random(shape, dtype=np.float32)
-    return rng.standard_normal(shape, dtype=np.float32)  # normalised images
+    return task.random_input(info, shape, rng)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from netdefs import engine as eng
-    from netdefs.compare import compare
-    from netdefs.engine import UserError
-    from netdefs.reference import reference_model, resolve
+    _common.check_range("--batch", args.batch, 1, 64)
+    _common.check_range("--tolerance", args.tolerance, 0.0, 1e6, integer=False)
+    _common.output_file("--json", args.json)
+    imgsz = _common.image_size(args.imgsz)
+    from netdefs import families, tasks
+    from netdefs.analysis.compare import compare
+    from netdefs.analysis.reference import reference_model, resolve
+    from netdefs.runtime.build import define
+    from weights.atomic import atomic_write
 
     if args.weights is None and args.reference == "builtin":
-        raise UserError("compare.py needs --weights (the builtin reference is loaded with them) or a --reference "
-                        "that carries its weights")
-    eng._family(args.model)  # unknown model names fail before anything is loaded
+        raise _common.UserError("compare.py needs --weights (the builtin reference is loaded with them) or a "
+                                "--reference that carries its weights")
+    spec = families.get(args.model)  # an unknown model name fails before anything is loaded
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -73,27 +76,22 @@ def main(argv=None):
         netdef_weights = ref_weights
     if module is None:
         module = reference_model(args.model, netdef_weights)
-    options = {}
-    if args.imgsz:
-        if len(args.imgsz) > 2:
-            raise UserError("--imgsz takes N or H W")
-        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
-    if args.model.lower().startswith("yolov5"):
-        options["head"] = "raw"  # the hooks see Detect's convolutions; NMS has no PyTorch module to compare with
-
-    d = eng.define(args.model, netdef_weights, backend=args.backend, precision=args.precision, batch=args.batch,
-                   quiet=True, **options)
-    x = make_input(args, d.info, tuple(d.network.get_input(0).shape), np.random.default_rng(args.seed))
+    # The outputs PyTorch modules compute (a detector: its raw maps; NMS has no module to compare with).
+    options = dict(spec.family.compare_options)
+    d = define(args.model, netdef_weights, backend=args.backend, precision=args.precision, batch=args.batch,
+               imgsz=imgsz, quiet=True, **options)
+    x = make_input(args, tasks.get(d.info["task"]), d.info, tuple(d.network.get_input(0).shape),
+                   np.random.default_rng(args.seed))
     report = compare(d, module, x, args.precision, args.tolerance)
     print(report.table(all_rows=not args.failures))
     print(report.summary())
     if args.json:
         rows = [{"name": r.name, "type": r.layer_type, "shape": list(r.shape), "max_abs": r.max_abs, "rel": r.rel,
                  "cosine": r.cosine, "exceeds": r.exceeds, "note": r.note} for r in report.rows]
-        eng.atomic_write(args.json, json.dumps({"model": args.model, "precision": args.precision,
-                                                "tolerance": report.tolerance, "backend": report.backend,
-                                                "first_above_tolerance": report.first and report.first.name,
-                                                "rows": rows}, indent=1).encode())
+        atomic_write(args.json, json.dumps({"model": args.model, "precision": args.precision,
+                                            "tolerance": report.tolerance, "backend": report.backend,
+                                            "first_above_tolerance": report.first and report.first.name,
+                                            "rows": rows}, indent=1).encode())
     return 1 if report.first is not None else 0
 
 

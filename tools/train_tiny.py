@@ -5,10 +5,10 @@ python tools/train_tiny.py OUT_DIR [--steps 60] [--seed 0]
 The dataset is coloured shapes (0 circle, 1 square, 2 triangle, 3 cross) of random size, position and colour on
 a noisy background, 64x64, made deterministically from the seed. A torchvision resnet18 (4 classes) is trained on
 the CPU for `--steps` AdamW steps (about a minute on one thread) with the inference preprocessing
-(netdefs/images.py classify_preprocess). Writes OUT_DIR/resnet18_shapes.safetensors, OUT_DIR/images/*.png
+(netdefs/tasks/images.py classify_preprocess). Writes OUT_DIR/resnet18_shapes.safetensors, OUT_DIR/images/*.png
 (held-out evaluation images, named CLASS_INDEX.png) and OUT_DIR/train.json (the held-out accuracy).
 """
-import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
 import json
 import os
@@ -54,8 +54,8 @@ def train(out_dir, steps=60, seed=0, batch=32, n_eval=16, log=print):
     import torch
     import torchvision
 
-    from netdefs.images import classify_preprocess
-    from netdefs.resnet import IMAGENET_PREPROCESS
+    from netdefs.tasks.images import classify_preprocess
+    from netdefs.families.resnet import IMAGENET_PREPROCESS
     from weights import save_safetensors
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -87,14 +87,14 @@ def train(out_dir, steps=60, seed=0, batch=32, n_eval=16, log=print):
         pred = model(prep(eval_images)).argmax(1).numpy()
     accuracy = float((pred == eval_labels).mean())
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
-    from netdefs.images import save_image
+    from netdefs.tasks.images import save_image
     for i, (im, c) in enumerate(zip(eval_images, eval_labels)):
         save_image(im, os.path.join(out_dir, "images", f"{CLASSES[c]}_{i:03d}.png"))
     weights = os.path.join(out_dir, "resnet18_shapes.safetensors")
     save_safetensors({k: v.detach().numpy().copy() for k, v in model.state_dict().items()}, weights)
     info = {"model": "resnet18", "classes": list(CLASSES), "steps": steps, "seed": seed, "imgsz": SIZE,
             "heldout_accuracy": accuracy, "seconds": round(time.perf_counter() - started, 1)}
-    from netdefs.engine import atomic_write
+    from weights.atomic import atomic_write
     atomic_write(os.path.join(out_dir, "train.json"), (json.dumps(info, indent=1) + "\n").encode())
     log(f"held-out accuracy {accuracy:.3f} on {n_eval} images; {info['seconds']} s; wrote {weights}")
     return weights, os.path.join(out_dir, "images"), info

@@ -19,25 +19,20 @@ The prepared bindings are cached in ``$TRT_NETDEFS_CACHE`` (default ``~/.cache/t
 under ``bindings/<version>/<interpreter>-<machine>/`` (the extension is built per CPython
 version).  Needs pip with access to PyPI (first use only), gcc, nm and objdump.
 """
+import argparse
+import ctypes
+import importlib.util
+import inspect
+import json
 import os
+import platform
+import re
+import shutil
+import subprocess
 import sys
-
-# Run as a script, tools/ is first on sys.path and tools/inspect.py would shadow the standard library's inspect.
-_TOOLS = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _TOOLS]
-
-import argparse  # noqa: E402
-import ctypes  # noqa: E402
-import importlib.util  # noqa: E402
-import inspect  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import zipfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import zipfile
+from pathlib import Path
 
 PACKAGE = "tensorrt"  # the prepared package's directory name: manifests name types tensorrt.tensorrt.X
 STUB_LIBS = re.compile(r"nvinfer|nvonnxparser|nvparsers")

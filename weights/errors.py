@@ -1,13 +1,19 @@
 """Errors about weights: one line each, naming the file, the line and the tensor, and the expected vs found value.
 
-Every error is a `WeightsError`, a `ValueError`, so tools can print `str(error)` and exit without a traceback.
+Every error is a `WeightsError`, a `UserError` (a `ValueError`), so tools can print `str(error)` and exit without a traceback.
 """
 import re
 
 import numpy as np
 
 
-class WeightsError(ValueError):
+class UserError(ValueError):
+    """The project's one user-error base class: bad input from the user (a file, an argument, a model name). Tools
+    print its message on one line and exit non-zero; anything else is a bug and shows its traceback. It lives here,
+    in the lowest package, so that weights/ and netdefs/ raise the same class (netdefs.errors re-exports it)."""
+
+
+class WeightsError(UserError):
     """A user-facing problem with weights or a checkpoint; the message is one line."""
 
 

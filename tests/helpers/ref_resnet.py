@@ -50,10 +50,11 @@ def build_network(define, weights, taps=(), precision="fp32"):
     """Build on reftrt: `define(net)` adds the network (and marks its outputs); every tensor named in `taps` is
     marked as an extra output of that name. Returns an Engine."""
     import reftrt as trt
-    from netdefs.common import Net
-    from netdefs.engine import Engine, _Logger
+    from netdefs.layers.net import Net
+    from netdefs.runtime.backend import Logger
+    from netdefs.runtime.engine import Engine
     from weights import WeightStore
-    log = _Logger(trt).logger
+    log = Logger(trt).logger
     builder = trt.Builder(log)
     network = builder.create_network(0)
     net = Net(trt, network, WeightStore(weights), precision)

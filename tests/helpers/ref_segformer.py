@@ -9,7 +9,7 @@ import torch
 
 from tests.helpers.refmodels import state_dict_arrays  # noqa: F401  (importing refmodels sets the offline env)
 
-from netdefs.segformer import NUM_HEADS, SR_RATIOS, VARIANTS
+from netdefs.families.segformer import NUM_HEADS, SR_RATIOS, VARIANTS
 
 
 def segformer_model(model="segformer-b0", seed=0, num_labels=19):

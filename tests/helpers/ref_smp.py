@@ -40,7 +40,7 @@ def build_with_probes(model, weights, probes, imgsz=64, batch=2, precision="fp32
     """`model` built on reftrt with the tensors named in `probes` (the state_dict-named points a forward hook sees)
     marked as debug tensors, as tools/compare.py does; returns x -> {output or probe name: array}."""
     import reftrt
-    from netdefs.engine import build_definition, define
+    from netdefs.runtime.build import build_definition, define
     d = define(model, weights, backend=reftrt, precision=precision, batch=batch, imgsz=imgsz, quiet=True)
     engine = build_definition(d, debug_tensors=list(probes), progress=False, quiet=True)
     return lambda x: engine(x, debug=True)

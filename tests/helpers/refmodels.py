@@ -68,7 +68,7 @@ def yolov5_v50_model(seed=0, width=0.25, depth=0.33):
     import contextlib
     import io
     from yolov5.models.yolo import DetectionModel
-    from netdefs.yolov5 import ANCHORS_P5, BACKBONE_V50, NECK_P5
+    from netdefs.families.yolov5 import ANCHORS_P5, BACKBONE_V50, NECK_P5
     up = lambda row: [row[0], row[1], "nn.Upsample" if row[2] == "Upsample" else row[2], row[3]]
     cfg = {"nc": 80, "depth_multiple": depth, "width_multiple": width, "anchors": ANCHORS_P5,
            "backbone": [list(r) for r in BACKBONE_V50],

@@ -6,8 +6,13 @@ import pytest
 from tests.helpers.ref_mobilenet import build_network, hooked, rel_err, state_dict_arrays, torchvision_classifier
 
 import netdefs
-from netdefs import mobilenet
-from netdefs.mobilenet import ModelMismatch, describe_weights
+from netdefs.errors import ModelMismatch
+from netdefs.families.mobilenet import FAMILY
+from netdefs.layers.torchvision import EPS
+
+
+def describe_weights(items):
+    return FAMILY.describe(dict(items))
 
 IMGSZ, BATCH = 64, 2
 
@@ -44,7 +49,7 @@ def test_fp16_mobilenet_v3_large_within_bound():
 
 def test_bn_eps_is_read_from_torchvision():
     """eps 1e-5 in MobileNetV2 (nn.BatchNorm2d default), 1e-3 in MobileNetV3: as the models say."""
-    for name, eps in mobilenet.EPS.items():
+    for name, eps in EPS.items():
         model = torchvision_classifier(name)
         assert {m.eps for m in model.modules() if hasattr(m, "running_var")} == {eps}, name
 
@@ -60,7 +65,8 @@ def test_intermediate_tensors_are_named_after_the_state_dict(name, taps):
     model = torchvision_classifier(name, seed=3)
     x = _input(4)
     _, seen = hooked(model, x, taps)
-    out = build_network(lambda net: mobilenet.define(net, name, IMGSZ, BATCH), state_dict_arrays(model), taps)(x)
+    out = build_network(lambda net: FAMILY.network(net, FAMILY.model(name), BATCH, IMGSZ, 1000, {}),
+                        state_dict_arrays(model), taps)(x)
     for t in taps:
         assert rel_err(out[t], seen[t]) <= 1e-4, t
 

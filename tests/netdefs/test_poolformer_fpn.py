@@ -11,7 +11,7 @@ from tests.helpers.ref_smp import (build_with_probes, fpn_model, hooked_forward,
 from tests.helpers.refmodels import state_dict_arrays  # noqa: E402
 
 import netdefs  # noqa: E402
-from netdefs.smp import ModelMismatch  # noqa: E402
+from netdefs.errors import ModelMismatch  # noqa: E402
 
 IMGSZ, BATCH = 64, 2
 MODEL = "fpn-poolformer_s12"
@@ -63,7 +63,7 @@ def test_build_metadata_and_fp16_error_is_bounded(model):
     assert out.dtype == np.float32
     assert rel_err(out, ref) <= 1e-2
     meta = engine.meta
-    assert (meta["family"], meta["task"], meta["num_classes"], meta["output_stride"]) == ("fpn", "segment", 4, 1)
+    assert (meta["family"], meta["task"], meta["num_classes"], meta["output_stride"]) == ("smp", "segment", 4, 1)
     assert meta["outputs"] == ["logits"] and meta["imgsz"] == [IMGSZ, IMGSZ]
 
 

@@ -8,7 +8,13 @@ from tests.helpers.ref_resnet import (build_network, hooked, one_thread, rel_err
                                       torchvision_classifier)
 
 import netdefs
-from netdefs.resnet import ModelMismatch, describe_weights, resnet_features, resnet_out_channels
+from netdefs.errors import ModelMismatch
+from netdefs.families.resnet import FAMILY
+from netdefs.layers.torchvision import resnet_features, resnet_out_channels
+
+
+def describe_weights(items):
+    return FAMILY.describe(dict(items))
 
 IMGSZ, BATCH = 64, 2
 
@@ -43,9 +49,8 @@ def test_intermediate_tensors_are_named_after_the_state_dict():
             "avgpool", "fc"]
     x = _input(4)
     _, seen = hooked(model, x, taps)
-    from netdefs import resnet
-    out = build_network(lambda net: resnet.define(net, "resnet18", IMGSZ, BATCH), state_dict_arrays(model),
-                        taps)(x)
+    out = build_network(lambda net: FAMILY.network(net, FAMILY.model("resnet18"), BATCH, IMGSZ, 1000, {}),
+                        state_dict_arrays(model), taps)(x)
     for name in taps:
         assert rel_err(out[name], seen[name]) <= 1e-4, name
 
@@ -93,6 +98,6 @@ def test_weights_of_another_variant_are_refused_by_name():
 
 
 def test_demo_weights_build():
-    from netdefs.demo import DemoWeights
+    from netdefs.runtime.demo import DemoWeights
     engine = netdefs.build("resnet18", DemoWeights(), backend="reference", imgsz=32, quiet=True)
     assert engine(_input(0, 32, 1))["logits"].shape == (1, 1000)

@@ -10,7 +10,12 @@ from tests.helpers.ref_segformer import segformer_model, state_dict_arrays  # no
 from tests.helpers.ref_smp import build_with_probes, one_torch_thread  # noqa: E402
 
 import netdefs  # noqa: E402
-from netdefs.segformer import ModelMismatch, describe_weights, rename_legacy  # noqa: E402
+from netdefs.errors import ModelMismatch  # noqa: E402
+from netdefs.families.segformer import FAMILY, rename_legacy  # noqa: E402
+
+
+def describe_weights(items):
+    return FAMILY.describe(dict(items))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -86,7 +91,7 @@ def test_check_weights_names_the_variant():
     assert describe_weights(_shapes(model).items()) == ("segformer-b1", 7)
     flat = {k: (int(np.prod(s)),) for k, s in _shapes(model).items()}  # .wts: counts only
     assert describe_weights(flat.items()) == ("segformer-b1", 7)
-    with pytest.raises(ModelMismatch, match="the weights are segformer-b1 .7 labels.*segformer-b2"):
+    with pytest.raises(ModelMismatch, match="the weights are segformer-b1 .7 classes.*segformer-b2"):
         netdefs.build("segformer-b2", state_dict_arrays(model), backend="reference", imgsz=32, quiet=True)
     with pytest.raises(ModelMismatch, match="not a SegFormer"):
         describe_weights([("model.0.conv.weight", (16, 3, 6, 6))])

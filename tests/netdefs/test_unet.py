@@ -9,7 +9,7 @@ from tests.helpers.ref_smp import build_with_probes, hooked_forward, one_torch_t
 from tests.helpers.refmodels import state_dict_arrays  # noqa: E402
 
 import netdefs  # noqa: E402
-from netdefs.smp import ModelMismatch  # noqa: E402
+from netdefs.errors import ModelMismatch  # noqa: E402
 
 IMGSZ, BATCH, CLASSES = 64, 2, 3
 
@@ -42,7 +42,7 @@ def test_logits_match_smp(encoder):
         assert engine.input_shape() == (-1, 3, IMGSZ, IMGSZ)
         assert rel_err(engine(x[1:])["logits"], ref[1:]) <= 1e-4
     meta = engine.meta
-    assert (meta["family"], meta["task"], meta["num_classes"], meta["output_stride"]) == ("unet", "segment",
+    assert (meta["family"], meta["task"], meta["num_classes"], meta["output_stride"]) == ("smp", "segment",
                                                                                           CLASSES, 1)
     assert meta["outputs"] == ["logits"] and meta["input"] == "images" and meta["imgsz"] == [IMGSZ, IMGSZ]
 

@@ -8,7 +8,12 @@ import torch
 from tests.helpers.refmodels import state_dict_arrays, yolov5_model
 
 import netdefs
-from netdefs.yolov5 import ModelMismatch, describe_weights
+from netdefs.errors import ModelMismatch
+from netdefs.families.yolov5 import FAMILY
+
+
+def describe_weights(items):
+    return FAMILY.describe(dict(items))
 
 pytest.importorskip("yolov5")
 

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 
 import reftrt as trt
 import reftrt.plugin as trtp
-from netdefs.common import Net, interpolate
+from netdefs.layers.net import Net
+from netdefs.layers.ops import interpolate
 from plugins import bilinear
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -358,7 +359,8 @@ def test_interpolate_without_tensorrt_plugin_says_so():
     """TensorRT 10.3 (JetPack 6) has no tensorrt.plugin: exact cases still build, the others raise clearly."""
     code = (
         "import reftrt as trt, numpy as np\n"
-        "from netdefs.common import Net, interpolate\n"
+        "from netdefs.layers.net import Net\n"
+        "from netdefs.layers.ops import interpolate\n"
         "net = Net(trt, trt.Builder(trt.Logger(trt.Logger.ERROR)).create_network(), None)\n"
         "x = net.input('x', (1, 3, 10, 8))\n"
         "interpolate(net, x, 'a', size=(20, 16), mode='bilinear')\n"

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import netdefs
-from netdefs.calibrate import calibrate, prepare
-from netdefs.images import read_image
-from netdefs.metrics import errors
+from netdefs.runtime.calibrate import calibrate, prepare
+from netdefs.tasks.images import read_image
+from netdefs.analysis.metrics import errors
 
 pytest.importorskip("yolov5")
 IMAGES = [str(Path(__import__("yolov5").__file__).parent / "data" / "images" / n) for n in ("bus.jpg", "zidane.jpg")]

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 import reftrt as trt
-from netdefs.calibrate import TensorStats, amax_entropy, amax_mse, amax_percentile, calibrate, compute_amax
-from netdefs.common import Net, conv2d
-from netdefs.engine import Engine, UserError, build, define
-from netdefs.metrics import average_precision, map50, segmentation_agreement, top1_agreement
-from netdefs.quant import Quantization, QuantError, fake_quant, parse_fallback, qdq, read_cache
+from netdefs.runtime.calibrate import TensorStats, amax_entropy, amax_mse, amax_percentile, calibrate, compute_amax
+from netdefs.layers.net import Net
+from netdefs.layers.ops import conv2d
+from netdefs import Engine, UserError, build, define
+from netdefs.analysis.metrics import average_precision, map50, segmentation_agreement, top1_agreement
+from netdefs.layers.quant import Quantization, QuantError, fake_quant, parse_fallback, qdq, read_cache
 from weights import WeightStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,8 +347,8 @@ def test_int8_builds_identically_on_the_tensorrt_10_3_api(tmp_path, resnet18_wei
     script = (
         "import sys, numpy as np, reftrt\n"
         "assert reftrt.__version__.startswith('10.3')\n"
-        "from netdefs.engine import build\n"
-        "from netdefs.calibrate import calibrate\n"
+        "from netdefs import build\n"
+        "from netdefs.runtime.calibrate import calibrate\n"
         "d = sys.argv[1]\n"
         "q = calibrate('resnet18', d + '/w.safetensors', None, cache=d + '/c.json', imgsz=32, progress=False)\n"
         "e = build('resnet18', d + '/w.safetensors', backend='reference', precision='int8', quant=q, imgsz=32,\n"

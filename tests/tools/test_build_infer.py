@@ -89,7 +89,7 @@ def test_infer_batches_fill_every_slot(tmp_path, yolov5n_weights):
     assert len(counts) == 3
 
     import netdefs
-    from netdefs import images as im
+    from netdefs.tasks import images as im
     e = netdefs.load(engine)
     singles = []
     for i in range(3):

@@ -116,7 +116,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 # ---- the pieces, on hand-made cases
 def test_module_paths_for_shared_and_repeated_modules():
     import torch
-    from netdefs.compare import torch_outputs
+    from netdefs.analysis.compare import torch_outputs
 
     shared = torch.nn.ReLU()
 
@@ -153,7 +153,7 @@ def test_module_paths_for_shared_and_repeated_modules():
 
 
 def test_metrics_hand_computed():
-    from netdefs.compare import metrics
+    from netdefs.analysis.compare import metrics
     err, rel, cos = metrics(np.array([1.0, 2.0, 2.5]), np.array([1.0, 2.0, 4.0]))
     assert err == 1.5 and rel == 1.5 / 4.0
     assert cos == pytest.approx((1 + 4 + 10) / (np.sqrt(1 + 4 + 6.25) * np.sqrt(1 + 4 + 16)))
@@ -162,7 +162,7 @@ def test_metrics_hand_computed():
 def test_debug_tensor_address_from_a_capsule_or_an_int():
     """TensorRT hands debug tensors to the listener as a PyCapsule (reftrt as an int): both read the same memory."""
     import ctypes
-    from netdefs.engine import HostMemory, _pointer
+    from netdefs.runtime.engine import HostMemory, _pointer
     a = np.random.default_rng().standard_normal(6).astype(np.float32)
     new = ctypes.pythonapi.PyCapsule_New
     new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]

@@ -11,7 +11,7 @@ import torch
 
 from tests.helpers.ref_resnet import one_thread, smp_unet, state_dict_arrays, torchvision_classifier
 
-from netdefs import images as im
+from netdefs.tasks import images as im
 
 ROOT = Path(__file__).resolve().parents[2]
 IMGSZ = 64
@@ -81,7 +81,7 @@ def parse_top5(stdout):
 def test_classify_preprocess_is_torchvisions_eval_transform(tmp_path):
     from PIL import Image
     from torchvision import transforms
-    from netdefs.resnet import IMAGENET_PREPROCESS as pre
+    from netdefs.families.resnet import IMAGENET_PREPROCESS as pre
     for i, (h, w) in enumerate([(90, 120), (150, 100), (64, 64), (301, 299)]):
         path = make_image(tmp_path / f"im{i}.png", h, w, i)
         t = transforms.Compose([transforms.Resize(round(IMGSZ * 256 / 224)), transforms.CenterCrop(IMGSZ),
@@ -100,9 +100,9 @@ def test_upsample_bilinear_is_torch_interpolate():
 
 
 def test_segment_prints_the_histogram_and_draws_the_mask(tmp_path):
-    from netdefs import registry
+    from netdefs import families
     try:
-        registry.family("unet-resnet18")
+        families.get("unet-resnet18")
     except Exception as e:  # the Unet family is another engineer's; this test needs it registered
         pytest.skip(f"no unet-resnet18: {e}")
     model = smp_unet("resnet18", seed=6, classes=3)

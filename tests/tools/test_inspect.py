@@ -1,4 +1,4 @@
-"""netdefs/fusion.py (fusions predicted from the documented rules, weights, FLOPs), tools/inspect.py and
+"""netdefs/analysis/fusion.py (fusions predicted from the documented rules, weights, FLOPs), tools/inspect_engine.py and
 tools/build.py --report."""
 import json
 import subprocess
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import reftrt as trt
-from netdefs import fusion
+from netdefs.analysis import fusion
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,8 +168,8 @@ def test_int8_qdq_fuse_into_the_convolution_and_its_producer():
 
 @pytest.mark.parametrize("model", ["yolov5n", "yolov5n-seg", "resnet18", "unet-resnet18"])
 def test_every_layer_in_exactly_one_group_for_zoo_models(model):
-    from netdefs import engine
-    from netdefs.demo import DemoWeights
+    import netdefs as engine
+    from netdefs.runtime.demo import DemoWeights
     d = engine.define(model, DemoWeights(), backend="reference", quiet=True, imgsz=64)
     s = fusion.analyse(d.trt, d.network)
     names = [lay.name for g in s.groups for lay in g.layers]
@@ -182,7 +182,7 @@ def test_every_layer_in_exactly_one_group_for_zoo_models(model):
 
 def test_inspect_model_writes_table_svg_and_json(tmp_path):
     svg, js = tmp_path / "y.svg", tmp_path / "y.json"
-    r = run("inspect.py", "yolov5n", "--imgsz", 64, "--svg", svg, "--json", js, "--layers")
+    r = run("inspect_engine.py", "yolov5n", "--imgsz", 64, "--svg", svg, "--json", js, "--layers")
     assert r.returncode == 0, r.stderr
     data = json.loads(js.read_text())
     assert f"layers defined: {data['layers_defined']}   predicted kernels: {data['predicted_kernels']}" in r.stdout
@@ -202,14 +202,14 @@ def test_build_report_and_inspect_engine(tmp_path):
     text = Path(f"{engine}.report.txt").read_text()
     assert "PREDICTED fusions" in text and "engine layers (73" in text and "layer1.0.conv2 [convolution]" in text
     ET.parse(f"{engine}.report.svg")
-    r = run("inspect.py", engine)
+    r = run("inspect_engine.py", engine)
     assert r.returncode == 0, r.stderr
     assert "73 layers in the engine" in r.stdout and "Row major linear FLOAT" in r.stdout
     assert "resnet18 (from r18.engine.json): PREDICTED" in r.stdout
 
 
 def test_inspect_bad_target():
-    r = run("inspect.py", "nosuch.engine")
+    r = run("inspect_engine.py", "nosuch.engine")
     assert r.returncode == 2 and "nosuch.engine: no such engine file" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -220,8 +220,8 @@ def test_flops_agree_with_torchvisions_published_operation_counts(model, weights
     """torchvision publishes GFLOPS (multiply-adds of convolutions and linear layers, 224x224) per model; ours
     count a multiply-add as 2 FLOPs."""
     torchvision = pytest.importorskip("torchvision")
-    from netdefs import engine
-    from netdefs.demo import DemoWeights
+    import netdefs as engine
+    from netdefs.runtime.demo import DemoWeights
     d = engine.define(model, DemoWeights(), backend="reference", quiet=True)
     s = fusion.analyse(d.trt, d.network)
     macs = sum(lay.flops for lay in s.layers if lay.type in ("CONVOLUTION", "MATRIX_MULTIPLY")) / 2e9
@@ -236,12 +236,12 @@ def test_inspect_int8_engine_predicts_the_qdq_fusions(tmp_path):
     r = run("build.py", "resnet18", "--imgsz", 32, "-o", engine, "--backend", "reference", "--precision", "int8",
             "--calib", bus, "--calib-method", "max", "--fallback", "layer4.*=fp16", "--quiet")
     assert r.returncode == 0, r.stderr
-    r = run("inspect.py", engine)
+    r = run("inspect_engine.py", engine)
     assert r.returncode == 0, r.stderr
     assert "r18-int8.engine.json): PREDICTED" in r.stdout
     assert "Convolution + Scale + Act. (INT8)" in r.stdout and "fuse with weighted node" in r.stdout
     # the engine's fallback is honoured: layer4 runs in fp16, without quantizers
     assert "layer3.1.conv2.input_quantizer.dequantize" in r.stdout
     assert "layer4.0.conv1.input_quantizer" not in r.stdout
-    r = run("inspect.py", "resnet18", "--precision", "int8", "--imgsz", 32)
+    r = run("inspect_engine.py", "resnet18", "--precision", "int8", "--imgsz", 32)
     assert r.returncode == 0 and "layer4.0.conv1.input_quantizer.dequantize [dequantize]" in r.stdout

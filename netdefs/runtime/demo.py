@@ -1,16 +1,23 @@
 """Demo weights: seeded random values of whatever shape the network definition asks for.
 
 They let the quick start build and run a model on a machine with no checkpoint (and nothing to download), and
-they are loudly labelled: detections from random weights mean nothing.
+they are loudly labelled (`banner`): outputs of random weights mean nothing.
 """
 import zlib
 
 import numpy as np
 
-BANNER = ("*" * 78 + "\n*  DEMO WEIGHTS: no --weights given, the network uses seeded RANDOM weights.".ljust(77)
-          + "*\n*  The engine builds and runs, but its detections are meaningless.".ljust(77)
-          + "*\n*  Convert a real checkpoint with tools/gen_wts.py and pass --weights.".ljust(77) + "*\n"
-          + "*" * 78)
+def banner(task=None, short=False):
+    """The demo-weights warning, naming what they make meaningless for `task` (a netdefs.tasks Task or None):
+    its detections, top-5 classes or masks. short: the one line tools/infer.py prints."""
+    outputs = f"its {task.outputs_are}" if task is not None and task.outputs_are else "its outputs"
+    if short:
+        return f"NOTE: this engine was built with random DEMO weights: {outputs} are meaningless."
+    lines = ["DEMO WEIGHTS: no --weights given, the network uses seeded RANDOM weights.",
+             f"The engine builds and runs, but {outputs} are meaningless.",
+             "Convert a real checkpoint with tools/gen_wts.py and pass --weights."]
+    width = max(len(line) for line in lines) + 6
+    return "\n".join(["*" * width] + [f"*  {line}".ljust(width - 1) + "*" for line in lines] + ["*" * width])
 
 
 class DemoWeights:

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Study what TensorRT fuses: python tools/inspect.py ENGINE_OR_MODEL [--svg FILE] [--layers]
+"""Study what TensorRT fuses: python tools/inspect_engine.py ENGINE_OR_MODEL [--svg FILE] [--layers]
 
 ENGINE (a file saved by tools/build.py): the engine inspector's layer table (fused layer names, layer types,
 precisions, formats, tactics; tools/build.py builds with DETAILED profiling verbosity), then, when the sidecar names
 the model, the fusions predicted for it from the network definition.
-MODEL (a zoo name such as yolov5s): the network as defined, grouped by the fusions TensorRT documents and labelled
+MODEL (a model name of the zoo): the network as defined, grouped by the fusions TensorRT documents and labelled
 PREDICTED, with counts (layers defined, predicted kernels, weights, FLOPs per layer and in total). The structure
 does not depend on the weights: without --weights, demo weights stand in.
 --svg writes the picture: the graph of predicted kernels, coloured by fusion rule.
 """
-import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
+import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
 import json
 import os
@@ -17,13 +17,13 @@ import sys
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="inspect.py", description=__doc__.split("\n")[0])
-    p.add_argument("target", help="an engine file, or a model name (yolov5s, resnet50, unet-resnet18, ...)")
+    p = argparse.ArgumentParser(prog="inspect_engine.py", description=__doc__.split("\n")[0])
+    p.add_argument("target", help="an engine file, or a model name (README, Models)")
     p.add_argument("--weights", help="weights for a model name (default: demo weights; only the structure matters)")
     p.add_argument("--imgsz", type=int, nargs="+", help="input size N or H W (default: the model's)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
                    help="int8: the Q/DQ network as --precision int8 builds it (ranges do not change its structure)")
-    p.add_argument("--head", choices=["raw", "decode", "nms"], help="YOLOv5 outputs (default nms)")
+    p.add_argument("--head", choices=["raw", "decode", "nms"], help="detection head outputs (default nms)")
     p.add_argument("--layers", action="store_true", help="also print every layer with its weights and FLOPs")
     p.add_argument("--svg", help="write the fusion graph picture here")
     p.add_argument("--json", help="write the predicted groups (and the engine's layers) as JSON here")
@@ -37,12 +37,12 @@ def define(model, weights, options, precision, backend, int8=None):
     """The network as `tools/build.py` defines it. INT8: the network's structure does not depend on the calibrated
     ranges, so placeholder ranges stand in, with the engine's fallback patterns and remainder (`int8`, its sidecar
     entry) when there is one."""
-    from netdefs import engine as eng
-    from netdefs.demo import DemoWeights
+    from netdefs.runtime import build as eng
+    from netdefs.runtime.demo import DemoWeights
     w = weights if weights else DemoWeights()
     quant = None
     if precision == "int8":
-        from netdefs.quant import Quantization, parse_fallback
+        from netdefs.layers.quant import Quantization, parse_fallback
         fallback = parse_fallback((int8 or {}).get("fallback", []))
         remainder = (int8 or {}).get("remainder", "fp16")
         probe = eng.define(model, w, backend=backend, quiet=True,
@@ -52,24 +52,23 @@ def define(model, weights, options, precision, backend, int8=None):
 
 
 def predict(definition):
-    from netdefs import fusion
+    from netdefs.analysis import fusion
     return fusion.analyse(definition.trt, definition.network)
 
 
 def options_from_meta(meta):
-    options = {}
-    if "imgsz" in meta:
-        options["imgsz"] = tuple(meta["imgsz"])
-    for key in ("head", "score_threshold", "iou_threshold", "max_det", "num_classes"):
-        if key in meta:
-            options[key] = meta[key]
+    """The define() options an engine was built with, from its sidecar: size, batch and the family's own."""
+    from netdefs import families
+    options = {"imgsz": tuple(meta["imgsz"])}
+    own = families.get(meta["model"]).family.options
+    options.update({key: meta[key] for key in own if key in meta})
     if isinstance(meta.get("batch"), int):
         options["batch"] = meta["batch"]
     return options
 
 
 def report(summary, title, layers=False):
-    from netdefs import fusion
+    from netdefs.analysis import fusion
     text = fusion.text_report(summary, title)
     if layers:
         text += "\n\nper layer:\n" + fusion.layer_flops_table(summary)
@@ -77,8 +76,8 @@ def report(summary, title, layers=False):
 
 
 def write_outputs(args, summary, title, engine_rows=None):
-    from netdefs import fusion
-    from netdefs.engine import atomic_write
+    from netdefs.analysis import fusion
+    from weights.atomic import atomic_write
     if args.svg:
         atomic_write(args.svg, fusion.svg(summary, title).encode())
         print(f"wrote {args.svg}", file=sys.stderr)
@@ -94,18 +93,17 @@ def write_outputs(args, summary, title, engine_rows=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from netdefs.engine import UserError
+    _common.output_file("--svg", args.svg)
+    _common.output_file("--json", args.json)
     options = {}
     if args.imgsz:
-        if len(args.imgsz) > 2:
-            raise UserError("--imgsz takes N or H W")
-        options["imgsz"] = args.imgsz[0] if len(args.imgsz) == 1 else tuple(args.imgsz)
+        options["imgsz"] = _common.image_size(args.imgsz)
     if args.head:
         options["head"] = args.head
     if os.path.exists(args.target):
         import netdefs
         engine = netdefs.load(args.target)
-        from netdefs import fusion
+        from netdefs.analysis import fusion
         rows = fusion.engine_layers(engine)
         print(f"{args.target}: {len(rows)} layers in the engine ({engine.meta.get('backend', '?')}"
               + ("; reftrt does not fuse: one entry per defined layer" if engine.backend == "reference" else "")
@@ -124,7 +122,7 @@ def main(argv=None):
         write_outputs(args, summary, model, rows)
         return 0
     if os.sep in args.target or args.target.endswith((".engine", ".plan")):
-        raise UserError(f"{args.target}: no such engine file")
+        raise _common.UserError(f"{args.target}: no such engine file")
     d = define(args.target, args.weights, options, args.precision, args.backend)
     summary = predict(d)
     print(report(summary, f"{args.target} ({args.precision})", args.layers))
@@ -133,4 +131,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    _common.run(main, "inspect.py")
+    _common.run(main, "inspect_engine.py")

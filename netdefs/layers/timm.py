@@ -1,4 +1,4 @@
-"""PoolFormer (timm `poolformer_s12` / `s24` / `s36` / `m36` / `m48`, timm/models/metaformer.py), as a backbone.
+"""Blocks of timm: PoolFormer (timm `poolformer_s12` / `s24` / `s36` / `m36` / `m48`, timm/models/metaformer.py), as a backbone.
 
 Names are timm's MetaFormer state_dict under a prefix: `stem.conv`, `stages.0.blocks.0.norm1`, ... for a timm model,
 `stages_0.blocks.0.norm1` for its `features_only` form (timm's FeatureListNet flattens `stages` to `stages_0` ...),
@@ -12,7 +12,7 @@ GroupNorm1 is nn.GroupNorm(1, C) with eps 1e-5; GELU is the exact (erf) one; `la
 """
 import numpy as np
 
-from .common import activation, conv2d, elementwise, groupnorm, shape_of
+from .ops import activation, conv2d, elementwise, groupnorm, pool, scale, shape_of
 
 # variant -> (depths, dims), timm's poolformer_* builders (mlp ratio 4, layer scale, GroupNorm1, GELU)
 ARCHITECTURES = {
@@ -28,19 +28,12 @@ MLP_RATIO = 4
 
 def layer_scale(net, x, prefix):
     """timm `Scale`: x · scale.view(C, 1, 1), a channel scale layer (weights `prefix.scale`)."""
-    c = shape_of(x)[1]
-    s = net.weight(f"{prefix}.scale", (c,))
-    layer = net.network.add_scale(x, net.trt.ScaleMode.CHANNEL, net.empty_weights(), s, net.empty_weights())
-    return net.named(layer, prefix).get_output(0)
+    return scale(net, x, prefix, scale=net.weight(f"{prefix}.scale", (shape_of(x)[1],)))
 
 
 def pooling(net, x, prefix, pool_size=3):
     """PoolFormer's token mixer `Pooling`: AvgPool2d(pool_size, 1, pool_size // 2, count_include_pad=False)(x) − x."""
-    layer = net.network.add_pooling_nd(x, net.trt.PoolingType.AVERAGE, (pool_size, pool_size))
-    layer.stride_nd = (1, 1)
-    layer.padding_nd = (pool_size // 2, pool_size // 2)
-    layer.average_count_excludes_padding = True
-    y = net.named(layer, f"{prefix}.pool").get_output(0)
+    y = pool(net, x, f"{prefix}.pool", "avg", pool_size, 1, pool_size // 2, count_include_pad=False)
     return elementwise(net, y, x, prefix, "SUB")
 
 
@@ -52,7 +45,7 @@ def metaformer_block(net, x, p):
     x = elementwise(net, x, y, f"{p}.add1", "SUM")
     y = groupnorm(net, x, f"{p}.norm2", 1, GN_EPS)
     y = conv2d(net, y, f"{p}.mlp.fc1", c * MLP_RATIO, 1)
-    y = activation(net, y, f"{p}.mlp.act", "GELU_ERF")
+    y = activation(net, y, f"{p}.mlp.act", "gelu")
     y = conv2d(net, y, f"{p}.mlp.fc2", c, 1)
     y = layer_scale(net, y, f"{p}.layer_scale2")
     return elementwise(net, x, y, p, "SUM")

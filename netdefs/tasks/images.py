@@ -1,7 +1,13 @@
-"""Image I/O, YOLOv5's letterbox preprocessing, and drawing detections. numpy + Pillow (OpenCV for video)."""
+"""Image I/O (an unreadable image is a one-line UserError naming it), YOLOv5's letterbox preprocessing, and
+drawing. numpy + Pillow (OpenCV for video)."""
+import io
 import os
+import sys
 
 import numpy as np
+
+from ..errors import UserError
+from .names import label as class_label
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
@@ -16,10 +22,41 @@ def _pil():
 
 
 def read_image(path):
-    """RGB uint8 (h, w, 3)."""
+    """RGB uint8 (h, w, 3); UserError naming the file when it cannot be read as an image."""
     Image, _ = _pil()
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as e:  # Pillow's guard against images that would fill the memory
+        raise UserError(f"{path}: too large to read safely ({e})") from None
+    except Image.UnidentifiedImageError:
+        raise UserError(f"{path}: not an image Pillow can read") from None
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not an image") from None
+    except (OSError, SyntaxError, ValueError) as e:  # Pillow's damaged/truncated-file errors
+        raise UserError(f"{path}: damaged or truncated image ({clip(str(e), 200)})") from None
+
+
+def read_images(paths, skip_bad):
+    """(path, image) per path; with `skip_bad` (the paths came from a folder or a list) an unreadable image is
+    skipped with a warning naming it, so one bad file does not stop a run over many."""
+    for path in paths:
+        try:
+            image = read_image(path)
+        except UserError as e:
+            if not skip_bad:
+                raise
+            print(f"warning: skipped {e}", file=sys.stderr)
+            continue
+        yield path, image
+
+
+def clip(text, limit=200):
+    """`text`, cut to `limit` characters: error messages echo user input and stay one readable line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def list_sources(source):
@@ -28,10 +65,10 @@ def list_sources(source):
         files = sorted(os.path.join(source, f) for f in os.listdir(source)
                        if os.path.splitext(f)[1].lower() in IMAGE_EXTS)
         if not files:
-            raise FileNotFoundError(f"{source}: no images ({', '.join(sorted(IMAGE_EXTS))})")
+            raise UserError(f"{source}: no images ({', '.join(sorted(IMAGE_EXTS))})")
         return files
     if not os.path.exists(source):
-        raise FileNotFoundError(f"{source}: no such file or directory")
+        raise UserError(f"{source}: no such file or directory")
     return [source]
 
 
@@ -42,7 +79,7 @@ def video_frames(path):
         raise ImportError("reading video needs OpenCV: pip install opencv-python-headless") from None
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
-        raise FileNotFoundError(f"{path}: cannot open the video")
+        raise UserError(f"{path}: cannot open the video")
     try:
         while True:
             ok, frame = cap.read()
@@ -100,7 +137,7 @@ def draw_detections(image, boxes, scores, classes, names=None):
     draw = ImageDraw.Draw(im)
     for box, score, cls in zip(boxes, scores, classes):
         colour = _colour(int(cls))
-        label = f"{names[int(cls)] if names else int(cls)} {score:.2f}"
+        label = f"{class_label(cls, names)} {score:.2f}"
         draw.rectangle([float(v) for v in box], outline=colour, width=2)
         draw.text((float(box[0]) + 2, float(box[1]) + 1), label, fill=colour)
     return np.asarray(im)
@@ -108,8 +145,7 @@ def draw_detections(image, boxes, scores, classes, names=None):
 
 def save_image(image, path):
     Image, _ = _pil()
-    from .engine import atomic_write
-    import io
+    from weights.atomic import atomic_write
     buf = io.BytesIO()
     fmt = {".png": "PNG", ".bmp": "BMP"}.get(os.path.splitext(path)[1].lower(), "JPEG")
     Image.fromarray(image).save(buf, format=fmt)
@@ -140,7 +176,7 @@ def center_crop(image, size):
     h, w = size
     H, W = image.shape[:2]
     if H < h or W < w:
-        raise ValueError(f"center_crop: image {H}x{W} is smaller than the crop {h}x{w}")
+        raise UserError(f"center_crop: image {H}x{W} is smaller than the crop {h}x{w}")
     top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
     return image[top:top + h, left:left + w]
 

@@ -15,7 +15,9 @@ import tempfile
 
 import numpy as np
 
-from .engine import UserError
+from .. import families
+from ..errors import UserError
+from ..families import yolov5 as y
 
 
 def _offline():
@@ -38,8 +40,7 @@ def _yolov5(model, shapes):
         import yolov5
         from yolov5.models.yolo import DetectionModel, SegmentationModel
 
-    from . import yolov5 as y
-    variant, arch, seg = y.parse_name(model)
+    variant, arch, seg = y.FAMILY.parse(model)
     d = y.detect_index(arch)
     nc = int(np.prod(shapes[f"model.{d}.m.0.bias"])) // 3 - 5 - (32 if seg else 0)
     root = Path(yolov5.__file__).parent / "models"
@@ -82,7 +83,7 @@ def _segformer(model, shapes):
     import torch
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
-    from .segformer import NUM_HEADS, SR_RATIOS, VARIANTS
+    from ..families.segformer import NUM_HEADS, SR_RATIOS, VARIANTS
     hidden_sizes, depths, decoder = VARIANTS[model.split("-")[1]]
     config = SegformerConfig(hidden_sizes=hidden_sizes, depths=depths, decoder_hidden_size=decoder,
                              num_attention_heads=NUM_HEADS, sr_ratios=SR_RATIOS,
@@ -92,7 +93,7 @@ def _segformer(model, shapes):
     return m.to_empty(device="cpu")
 
 
-BUILDERS = {"yolov5": _yolov5, "resnet": _torchvision, "mobilenet": _torchvision, "unet": _smp, "fpn": _smp,
+BUILDERS = {"yolov5": _yolov5, "resnet": _torchvision, "mobilenet": _torchvision, "smp": _smp,
             "segformer": _segformer}
 # Names some exporters add beside the state_dict (tensorrtx's gen_wts for YOLOv5): not part of the module.
 EXTRA_NAMES = (".anchor_grid", ".strides")
@@ -100,10 +101,9 @@ EXTRA_NAMES = (".anchor_grid", ".strides")
 
 def architecture(model, shapes):
     """The upstream module for `model` (untrained), sized by `shapes` (name -> shape of the weights)."""
-    from .registry import family
-    name = family(model).__name__.rsplit(".", 1)[1]
+    spec = families.get(model)
     _offline()
-    return BUILDERS[name](model.lower(), shapes)
+    return BUILDERS[spec.family.name](spec.name, shapes)
 
 
 def reference_model(model, weights):
@@ -175,8 +175,7 @@ def raw_names(info):
     """The netdef tensors compared with the reference: YOLOv5's detection maps before decoding (Detect's x[i]),
     else the first output (`logits`)."""
     if info["family"] == "yolov5":
-        from .yolov5 import detect_index, parse_name
-        d = detect_index(parse_name(info["model"])[1])
+        d = y.detect_index(y.FAMILY.parse(info["model"])[1])
         return [f"model.{d}.m.{i}.view" for i in range(len(info["strides"]))]
     return [info["outputs"][0]]
 

@@ -1,7 +1,7 @@
 """INT8 calibration on the CPU: the float32 network runs on reftrt over calibration images (the preprocessing of
 inference), the inputs of every quantizer are observed through TensorRT's debug tensors, and one range (amax) per
 quantizer is computed. This replaces TensorRT's removed IInt8*Calibrator classes; the result is a
-netdefs.quant.Quantization, and a calibration cache (JSON) that rebuilds without recalibrating.
+netdefs.layers.quant.Quantization, and a calibration cache (JSON) that rebuilds without recalibrating.
 
 Methods (all on |x|, per tensor; weights are not calibrated, their per-channel amax is their max):
 - "max": the absolute max seen (TensorRT's IInt8MinMaxCalibrator).
@@ -20,7 +20,9 @@ import time
 
 import numpy as np
 
-from .quant import Quantization, QuantError, images_sha256, read_cache, write_cache
+from ..layers.quant import Quantization, images_sha256, read_cache, write_cache
+from ..tasks import images as im
+from .build import build_definition, define
 
 METHODS = ("max", "percentile", "entropy", "mse")
 BINS = 2048
@@ -124,56 +126,60 @@ def compute_amax(stats, method, percentile=99.99):
         return amax_entropy(stats.hist, stats.edges)
     if method == "mse":
         return amax_mse(stats.hist, stats.edges)
-    raise QuantError(f"unknown calibration method {method!r}; known: {', '.join(METHODS)}")
+    raise UserError(f"unknown calibration method {method!r}; known: {', '.join(METHODS)}")
 
 
 # ---------------------------------------------------------------- images
 def list_images(source):
     """Calibration images: a directory, an image file, a text file listing one image path per line (relative to
     the list), or a list / tuple of paths."""
-    from .images import IMAGE_EXTS, list_sources
+    from ..tasks.images import IMAGE_EXTS, list_sources
     if isinstance(source, (list, tuple)):
         paths = [str(p) for p in source]
     elif os.path.isfile(source) and os.path.splitext(source)[1].lower() == ".txt":
         base = os.path.dirname(os.path.abspath(source))
-        with open(source) as f:
-            paths = [os.path.join(base, line.strip()) for line in f if line.strip() and not line.startswith("#")]
+        try:
+            with open(source, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{source}: cannot read the list of calibration images: {e}") from None
+        paths = [os.path.join(base, line.strip()) for line in lines if line.strip() and not line.startswith("#")]
     else:
         paths = list_sources(str(source))
     for p in paths:
         if not os.path.isfile(p):
-            raise QuantError(f"calibration image {p}: no such file")
+            raise UserError(f"calibration image {p}: no such file" + (f" (listed in {source})"
+                                                                       if isinstance(source, str) else ""))
         if os.path.splitext(p)[1].lower() not in IMAGE_EXTS:
-            raise QuantError(f"calibration image {p}: not an image ({', '.join(sorted(IMAGE_EXTS))})")
+            raise UserError(f"calibration image {p}: not an image ({', '.join(sorted(IMAGE_EXTS))})")
     if not paths:
-        raise QuantError(f"{source}: no calibration images")
+        raise UserError(f"{source}: no calibration images")
     return paths
 
 
 def prepare(info, image):
     """One image as the network's input (3, H, W) float32, with the preprocessing inference uses for this task."""
-    from . import images as im
-    size = tuple(info["imgsz"])
-    task = info.get("task")
-    if task == "detect":
-        return im.to_input([im.letterbox(image, size)[0]])[0]
-    if task == "classify":
-        return im.classify_preprocess(image, size, info["preprocess"])
-    if task == "segment":
-        return im.segment_preprocess(image, size, info["preprocess"])
-    raise QuantError(f"calibration does not know the task {task!r}")
+    from .. import tasks
+    return tasks.get(info["task"]).preprocess(info, image, tuple(info["imgsz"]))[0]
 
 
-def input_batches(info, paths, batch, limit=None):
-    """Stacked input batches of `batch` images (the last one padded by repeating its last image)."""
-    from .images import read_image
-    groups = [paths[i:i + batch] for i in range(0, len(paths), batch)]
-    if limit is not None:
-        groups = groups[:limit]
-    for group in groups:
-        arrays = [prepare(info, read_image(p)) for p in group]
-        arrays += [arrays[-1]] * (batch - len(arrays))
-        yield np.stack(arrays).astype(np.float32)
+def input_batches(info, paths, batch, limit=None, used=None):
+    """Stacked input batches of `batch` images (the last one padded by repeating its last image). An image that
+    cannot be read is skipped with a warning naming it; the paths of those read are appended to `used`."""
+    from ..tasks.images import read_images
+    group, count = [], 0
+    for path, image in read_images(paths, skip_bad=True):
+        if limit is not None and count == limit:
+            return
+        group.append(prepare(info, image))
+        if used is not None:
+            used.append(path)
+        if len(group) == batch:
+            yield np.stack(group).astype(np.float32)
+            group, count = [], count + 1
+    if group:
+        group += [group[-1]] * (batch - len(group))
+        yield np.stack(group).astype(np.float32)
 
 
 # ---------------------------------------------------------------- calibration
@@ -182,7 +188,6 @@ def observe(model, weights, images, batch=1, batches=None, histogram=True, progr
     """Run the float32 network on reftrt over `images`; returns ({quantizer: TensorStats}, definition info,
     image paths). Every tensor feeding a quantizer is a debug tensor (TensorRT's IDebugListener)."""
     import reftrt
-    from .engine import build_definition, define
     paths = list_images(images)
     collect = Quantization(fallback=fallback, collect=True)
     d = define(model, weights, backend=reftrt, precision="fp32", batch=batch, quiet=True, quant=collect, **options)
@@ -194,16 +199,20 @@ def observe(model, weights, images, batch=1, batches=None, histogram=True, progr
     total = (len(paths) + batch - 1) // batch
     total = min(total, batches) if batches else total
     started = time.perf_counter()
-    for k, x in enumerate(input_batches(d.info, paths, batch, batches)):
+    used = []
+    done = 0
+    for done, x in enumerate(input_batches(d.info, paths, batch, batches, used), 1):
         if progress:
-            print(f"calibrating: batch {k + 1}/{total}", file=sys.stderr, flush=True)
+            print(f"calibrating: batch {done}/{total}", file=sys.stderr, flush=True)
         out = engine(x, debug=True)
         for t in tensors:
             stats[t].add(x if t in inputs else out[t])
+    if not used:
+        raise UserError(f"{images}: none of the calibration images could be read")
     if progress:
-        print(f"calibrated {len(tensors)} tensors ({len(quantizers)} quantizers) over {total} batches in "
+        print(f"calibrated {len(tensors)} tensors ({len(quantizers)} quantizers) over {done} batches in "
               f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return {q: stats[t] for q, t in quantizers.items()}, d.info, paths[:total * batch]
+    return {q: stats[t] for q, t in quantizers.items()}, d.info, used
 
 
 def calibrate(model, weights, images, method="entropy", batch=1, batches=None, fallback=(), remainder="fp16",
@@ -211,7 +220,7 @@ def calibrate(model, weights, images, method="entropy", batch=1, batches=None, f
     """A Quantization for `model`: from the cache file `cache` when it exists (no images needed), else by
     calibrating on `images` (then written to `cache` when given)."""
     if method not in METHODS:
-        raise QuantError(f"unknown calibration method {method!r}; known: {', '.join(METHODS)}")
+        raise UserError(f"unknown calibration method {method!r}; known: {', '.join(METHODS)}")
     if cache is not None and os.path.exists(cache):
         imgsz = options.get("imgsz")
         if isinstance(imgsz, int):
@@ -222,7 +231,7 @@ def calibrate(model, weights, images, method="entropy", batch=1, batches=None, f
                   f"batches); not recalibrating", file=sys.stderr)
         return Quantization(amax, fallback, remainder, method=data.get("method"), meta={"source": str(cache)})
     if images is None:
-        raise QuantError("precision int8 needs calibration images (--calib DIR_OR_LIST) or an existing "
+        raise UserError("precision int8 needs calibration images (--calib DIR_OR_LIST) or an existing "
                          "calibration cache (--calib-cache FILE)" +
                          (f"; {cache} does not exist" if cache is not None else ""))
     per_quantizer, info, used = observe(model, weights, images, batch, batches, method != "max", progress,

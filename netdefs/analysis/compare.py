@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from ..runtime.build import build_definition
+
 # Default tolerances on the relative error max|trt - torch| / max|torch| (the project's parity bounds).
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 
@@ -121,7 +123,6 @@ def compare(d, reference, x, precision="fp32", tolerance=None, only=None):
     d: a `netdefs.engine.Definition` (the network defined, not yet built; this builds it with debug tensors).
     reference: the torch.nn.Module. only: restrict to tensor names for which this returns True.
     """
-    from .engine import build_definition
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance
     _, expected = torch_outputs(reference, x)
     tensors = d.tensors()

@@ -1,0 +1,53 @@
+"""Detection (YOLOv5): letterboxed pixels / 255 in; per-image detections (the NMS head) out."""
+import numpy as np
+
+from . import images as im
+from .base import Task, label
+from .names import COCO
+
+
+def detections(outputs, i):
+    """(boxes, scores, classes) of image `i` of the NMS head's outputs, best first."""
+    n = int(outputs["num_dets"][i, 0])
+    return outputs["boxes"][i, :n], outputs["scores"][i, :n], outputs["classes"][i, :n]
+
+
+class Detect(Task):
+    name = "detect"
+    columns = ("map50", "detections")
+    outputs_are = "detections"
+    standard_names = COCO
+
+    def preprocess(self, meta, image, size):
+        boxed, ratio, pad = im.letterbox(image, size)
+        return im.to_input([boxed])[0], (ratio, pad)
+
+    def random_input(self, meta, shape, rng):
+        return rng.random(shape, dtype=np.float32)  # YOLOv5 takes pixels / 255, in [0, 1)
+
+    def show(self, meta, outputs, i, path, image, state, names, draw, limit=None):
+        if "num_dets" not in outputs:  # head "raw" or "decode": nothing to list per detection
+            print(f"{path}: " + ", ".join(f"{k} {v.shape}" for k, v in outputs.items()))
+            return None
+        boxes, scores, classes = detections(outputs, i)
+        ratio, pad = state
+        boxes = im.scale_boxes(boxes, ratio, pad, image.shape)
+        n = len(boxes)
+        shown = n if limit is None else min(n, limit)
+        print(f"{path}: {n} detections")
+        for box, score, cls in zip(boxes[:shown], scores[:shown], classes[:shown]):
+            print(f"  {label(cls, names):>12s} {score:.3f}  [{box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, "
+                  f"{box[3]:.1f}]")
+        if n > shown:
+            print(f"  ... and {n - shown} more")
+        return im.draw_detections(image, boxes, scores, classes, names) if draw else None
+
+    def agreement(self, meta, outs, truth_outs, raw, truth_raw):
+        from ..analysis import metrics
+        dets = [detections(o, 0) for o in outs]
+        truths = [detections(o, 0) for o in truth_outs]
+        return {"map50": metrics.map50(dets, truths), "detections": int(sum(len(d[0]) for d in dets)),
+                "truth_detections": int(sum(len(t[0]) for t in truths))}
+
+
+TASK = Detect()
