@@ -47,6 +47,7 @@ class Family:
     demo_classes = 80    # class count of seeded random demo weights (they carry no shapes to read it from)
     options = {}         # the family's own define() options and their defaults, e.g. {"head": "nms"}
     compare_options = {} # options tools/compare.py builds with (e.g. YOLO's raw head: hooks see no NMS)
+    dynamic_imgsz = False  # whether `define` works on an input whose H and W are known only at run time
 
     # ---- what a family implements
     def parse(self, name):
@@ -123,15 +124,33 @@ class Family:
         self.check_options(resolved)
         return resolved
 
-    def network(self, net, model, batch, imgsz, num_classes, options):
+    def image_sizes(self, model, imgsz=None, dynamic_imgsz=None):
+        """(H, W) of the network input (-1, -1 when dynamic) and the (min, opt, max) sizes of a dynamic one."""
+        if dynamic_imgsz is None:
+            return self.image_size(imgsz, model.variant), None
+        if not self.dynamic_imgsz:
+            raise UserError(f"{model.name} does not take a dynamic image size (its network is built for one size); "
+                            f"give --imgsz")
+        if imgsz is not None:
+            raise UserError("give either a fixed image size or a dynamic one (MIN,OPT,MAX), not both")
+        if len(dynamic_imgsz) != 3:
+            raise UserError(f"a dynamic image size is MIN,OPT,MAX, got {dynamic_imgsz!r}")
+        sizes = [self.image_size(s, model.variant) for s in dynamic_imgsz]
+        if not all(a <= b for lo, hi in zip(sizes, sizes[1:]) for a, b in zip(lo, hi)):
+            raise UserError(f"a dynamic image size needs MIN <= OPT <= MAX per side, got {sizes}")
+        return (-1, -1), sizes
+
+    def network(self, net, model, batch, imgsz, num_classes, options, dynamic_imgsz=None):
         """The shared opening, then `define`: the sidecar metadata of the network added to `net`."""
-        h, w = self.image_size(imgsz, model.variant)
+        (h, w), sizes = self.image_sizes(model, imgsz, dynamic_imgsz)
         options = self.resolve_options(model, options)
         x = net.input(self.input_name, (batch, 3, h, w))
         info = self.define(net, model.variant, x, num_classes, **options)
+        opt = sizes[1] if sizes else (h, w)
+        dynamic = {"dynamic_imgsz": [list(s) for s in sizes]} if sizes else {}
         return dict({"family": self.name, "model": model.name, "task": model.task, "input": self.input_name,
-                     "imgsz": [h, w], "num_classes": num_classes,
-                     "preprocess": self.preprocess(model.variant, (h, w))}, **info)
+                     "imgsz": list(opt), "num_classes": num_classes,
+                     "preprocess": self.preprocess(model.variant, tuple(opt))}, **dynamic, **info)
 
 
 # ---- option checks shared by the families that take them

@@ -1,4 +1,5 @@
 """Define and build networks: the family's layers on the backend's network API, the builder config and profiles."""
+import json
 import os
 import sys
 import time
@@ -46,10 +47,20 @@ class Definition:
     `model` is the model name, `spec` the parsed `netdefs.family.Model` (family, variant, task)."""
 
     def __init__(self, spec, trt, backend, builder, network, net, info, log, weights_sha256, precision, batch,
-                 dynamic_batch):
+                 dynamic_batch, dynamic_imgsz=None):
         self.spec, self.model, self.trt, self.backend = spec, spec.name, trt, backend
         self.builder, self.network, self.net, self.info, self.log = builder, network, net, info, log
         self.weights_sha256, self.precision, self.batch, self.dynamic_batch = weights_sha256, precision, batch, dynamic_batch
+        self.dynamic_imgsz = dynamic_imgsz  # [(H, W) min, opt, max] or None
+
+    def profile_shapes(self):
+        """(min, opt, max) shapes of the input for the optimization profile, or None when the input is static."""
+        if self.dynamic_batch is None and self.dynamic_imgsz is None:
+            return None
+        shape = list(self.network.get_input(0).shape)
+        batches = [int(v) for v in self.dynamic_batch] if self.dynamic_batch is not None else [shape[0]] * 3
+        sizes = self.dynamic_imgsz or [shape[2:]] * 3
+        return [[b, shape[1]] + list(hw) for b, hw in zip(batches, sizes)]
 
     def tensors(self):
         """Every layer output by name, in network order (the names are the state_dict prefixes)."""
@@ -78,11 +89,27 @@ def batch_dimension(batch=1, dynamic_batch=None):
     return batch
 
 
+def names_from_metadata(metadata, num_classes):
+    """Class names a weights file carries (gen_wts stores a checkpoint's `names` as JSON: a list, or a dict keyed by
+    class index), as a list of `num_classes` strings; None when absent, malformed or of another length."""
+    raw = (metadata or {}).get("names")
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        if isinstance(value, dict):
+            value = [value.get(str(i), value.get(i)) for i in range(len(value))]
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != num_classes or any(v is None for v in value):
+        return None
+    return [str(v)[:100] for v in value]
+
+
 def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None, strict=False,
-           quiet=False, quant=None, **options):
+           quiet=False, quant=None, dynamic_imgsz=None, **options):
     """Define `model` from `weights` (a path or a name -> array mapping) on the backend's network API, without
     building it: what `build` builds, and what tools/compare.py and tools/inspect_engine.py look at.
 
+    dynamic_imgsz: (MIN, OPT, MAX) image sizes (each N or (H, W)) for families that build on a dynamic H, W.
     options: the family's own (`Family.options`, e.g. YOLO's head and thresholds); others are refused by name.
     quant: a netdefs.layers.quant.Quantization, required for precision "int8" (activation ranges, fallback patterns,
     remainder precision); the family's sensitive layers (`quant_defaults`) are kept out of INT8 first."""
@@ -93,9 +120,10 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
     if precision == "int8" and quant is None:
         raise UserError(f"{spec.name}: precision int8 needs a calibration (--calib DIR) or a calibration cache")
     batch_dim = batch_dimension(batch, dynamic_batch)
-    family.image_size(imgsz, spec.variant)  # refused before any weights are read
+    _, sizes = family.image_sizes(spec, imgsz, dynamic_imgsz)  # refused before any weights are read
     family.resolve_options(spec, options)
     backend_name, trt = resolve_backend(backend, quiet=quiet) if isinstance(backend, str) else ("reference", backend)
+    metadata = None
     if getattr(weights, "demo", False):
         store, weights_sha, num_classes = weights, None, family.demo_classes
     else:
@@ -106,6 +134,7 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
             source, weights_sha = weights, None
         store = WeightStore(source, strict=strict)
         num_classes = family.check_weights(spec, {k: store.shape(k) for k in store.names()})
+        metadata = getattr(source, "metadata", None)
     log = Logger(trt).logger
     builder = trt.Builder(log)
     flags = 0
@@ -116,10 +145,13 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
         quant = quant.with_defaults(family.quant_defaults(spec.variant))
     network = builder.create_network(flags)
     net = Net(trt, network, store, precision, quant)
-    info = family.network(net, spec, batch_dim, imgsz, num_classes, options)
+    info = family.network(net, spec, batch_dim, imgsz, num_classes, options, dynamic_imgsz)
+    names = names_from_metadata(metadata, num_classes)
+    if names is not None:
+        info["names"] = names
     store.finish()
     return Definition(spec, trt, backend_name, builder, network, net, info, log, weights_sha, precision,
-                      batch, dynamic_batch)
+                      batch, dynamic_batch, sizes)
 
 
 def build(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None,
@@ -157,11 +189,10 @@ def build_definition(d, workspace=None, timing_cache=None, progress=True, quiet=
         on_defined(d)
     config = builder.create_builder_config()
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
-    if d.dynamic_batch is not None:
-        lo, opt, hi = (int(v) for v in d.dynamic_batch)
+    shapes = d.profile_shapes()
+    if shapes is not None:
         profile = builder.create_optimization_profile()
-        shape = list(network.get_input(0).shape)
-        profile.set_shape(network.get_input(0).name, [lo] + shape[1:], [opt] + shape[1:], [hi] + shape[1:])
+        profile.set_shape(network.get_input(0).name, *shapes)
         config.add_optimization_profile(profile)
     if workspace is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace) << 20)
