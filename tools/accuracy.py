@@ -206,7 +206,8 @@ def main(argv=None):
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     bad = [p for p in precisions if p not in ("fp32", "fp16", "int8")]
     if bad or not precisions:
-        raise _common.UserError(f"--precisions takes a comma-separated list of fp32, fp16, int8, got {args.precisions!r}")
+        raise _common.UserError(f"--precisions takes a comma-separated list of fp32, fp16, int8, "
+                                f"got {args.precisions[:200]!r}")
     from netdefs import families
     # --score-threshold applies where the family has a score threshold (the detectors' NMS head).
     takes_threshold = "score_threshold" in families.get(args.model).family.options

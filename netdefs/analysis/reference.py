@@ -7,13 +7,21 @@ receive the weights through `load_state_dict(strict=True)`, so the reference and
 
 torch and those packages are imported here, when a reference is made; the TensorRT build path never imports this.
 """
+import atexit
 import contextlib
+import importlib
+import importlib.util
 import io
 import logging
 import os
+import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
+
+import weights
 
 from .. import families
 from ..errors import UserError
@@ -23,7 +31,10 @@ from ..families import yolov5 as y
 def _offline():
     """The upstream packages probe the network and write config directories unless told not to."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-"))
+    if "YOLO_CONFIG_DIR" not in os.environ:  # one settings folder per process, removed when it exits
+        folder = tempfile.mkdtemp(prefix="yolo-config-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ["YOLO_CONFIG_DIR"] = folder
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -35,7 +46,6 @@ def _rows(shapes, name):
 
 
 def _yolov5(model, shapes):
-    from pathlib import Path
     with contextlib.redirect_stdout(io.StringIO()):  # ultralytics (imported by yolov5) announces its settings file
         import yolov5
         from yolov5.models.yolo import DetectionModel, SegmentationModel
@@ -136,9 +146,6 @@ def resolve(spec, model, trust_pickle=False):
     `reference_model`); "python:MODULE:FN" or "FILE.py:FN" -> FN() returns the torch.nn.Module, whose state_dict is
     the weights; a checkpoint, .wts or safetensors path -> those weights in the upstream implementation (checkpoints
     holding whole pickled models need trust_pickle: unpickling runs code)."""
-    import importlib
-    import importlib.util
-    import sys
     if spec == "builtin":
         return None, None
     if spec.startswith("python:") or (spec.count(":") == 1 and spec.split(":")[0].endswith(".py")):
@@ -163,7 +170,6 @@ def resolve(spec, model, trust_pickle=False):
             raise UserError(f"reference {spec!r}: {where} has no callable {fn_name}")
         module = fn().float().eval()
         return module, {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
-    import weights
     if weights.detect_format(spec) == "checkpoint":
         arrays = weights.load_checkpoint(spec, trust_pickle=trust_pickle)
     else:

@@ -298,7 +298,7 @@ def batchnorm(net, x, prefix, eps):
     net.weights.mark_used(f"{prefix}.num_batches_tracked")
     bad = np.flatnonzero(~(var + eps > 0))
     if bad.size:
-        raise UserError(f"{prefix}.running_var[{bad[0]}] = {var[bad[0]]!r}: a BatchNorm variance must be >= 0 "
+        raise UserError(f"{prefix}.running_var[{bad[0]}] = {float(var[bad[0]]):g}: a BatchNorm variance must be >= 0 "
                         f"(var + eps > 0); these weights would give NaN outputs")
     multiplier = gamma / np.sqrt(var + eps)
     shift = beta - mean * multiplier

@@ -24,6 +24,8 @@ import os
 
 import numpy as np
 
+from weights.atomic import atomic_output
+
 INT8_MAX = 127.0
 PRECISIONS = ("fp16", "fp32", "int8")
 
@@ -167,7 +169,6 @@ def images_sha256(paths):
 def write_cache(path, model, method, batches, images_digest, amax, extra=None):
     """The calibration cache: JSON with the model, method, batches, images' sha256 and quantizer -> amax,
     written atomically."""
-    from weights._atomic import atomic_output
     data = {"format": "trt-netdefs calibration cache", "version": CACHE_VERSION, "model": model, "method": method,
             "batches": batches, "images_sha256": images_digest, "amax": {k: float(v) for k, v in sorted(amax.items())}}
     data.update(extra or {})

@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
+from ..errors import UserError
 from ..layers.quant import Quantization, images_sha256, read_cache, write_cache
-from ..tasks import images as im
 from .build import build_definition, define
 
 METHODS = ("max", "percentile", "entropy", "mse")

@@ -29,7 +29,9 @@ def read_image(path):
             return np.asarray(image.convert("RGB"))
     except Image.DecompressionBombError as e:  # Pillow's guard against images that would fill the memory
         raise UserError(f"{path}: too large to read safely ({e})") from None
-    except Image.UnidentifiedImageError:
+    except (Image.UnidentifiedImageError, ImportError):
+        # ImportError: ultralytics, once imported (by the yolov5 reference models), patches Image.open to retry an
+        # unidentified file with the pi-heif plugin, and fails with ModuleNotFoundError when it is not installed.
         raise UserError(f"{path}: not an image Pillow can read") from None
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None

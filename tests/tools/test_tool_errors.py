@@ -226,3 +226,15 @@ def test_bad_calibration_image_in_a_folder_is_skipped(tmp_path):
             "--backend", "reference", "-o", tmp_path / "r.engine", "--quiet")
     assert r.returncode == 0, r.stderr
     assert f"warning: skipped {calib / 'b.png'}" in r.stderr and (tmp_path / "r.engine").exists()
+
+
+def test_a_bad_calibration_cache_is_one_line(tmp_path):
+    from tests.helpers.ref_resnet import state_dict_arrays, torchvision_classifier
+    from weights import save_safetensors
+    weights = tmp_path / "r.safetensors"
+    save_safetensors(state_dict_arrays(torchvision_classifier("resnet18", seed=0, num_classes=10)), weights)
+    cache = tmp_path / "bad.json"
+    cache.write_text("[1")
+    r = run("build.py", "resnet18", "--weights", weights, "--imgsz", 32, "--precision", "int8", "--calib-cache",
+            cache, "--backend", "reference", "-o", tmp_path / "x.engine", "--quiet")
+    one_line_error(r, "build.py", f"{cache}: not a calibration cache")
