@@ -26,11 +26,13 @@ import numpy as np
 
 from weights.atomic import atomic_output
 
+from ..errors import UserError
+
 INT8_MAX = 127.0
 PRECISIONS = ("fp16", "fp32", "int8")
 
 
-class QuantError(ValueError):
+class QuantError(UserError):
     """A quantization setting, a calibration cache or a fallback pattern is wrong (a user error)."""
 
 
