@@ -1,0 +1,1 @@
+"""Studies of networks and engines: real TensorRT engine listings aligned with the netdefs' predicted fusions."""
