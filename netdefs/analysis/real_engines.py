@@ -18,7 +18,6 @@ import json
 import re
 
 # ---------------------------------------------------------------- reading listings
-FLOATS = ("FP32", "FP16", "BF16")
 
 
 class RealLayer:
@@ -40,8 +39,8 @@ class RealLayer:
 
 def precision(fmt):
     """FP32 / FP16 / INT8 / INT32 / INT64 (None if unknown) from a Format/Datatype string of any TensorRT version."""
-    f = f" {fmt} ".upper()
-    for words, p in (((" FP32", "FLOAT", " FP32 "), "FP32"), ((" FP16", "HALF"), "FP16"), (("INT8",), "INT8"),
+    f = fmt.upper()
+    for words, p in ((("FP32", "FLOAT"), "FP32"), (("FP16", "HALF"), "FP16"), (("INT8",), "INT8"),
                      (("INT32",), "INT32"), (("INT64",), "INT64"), (("BF16",), "BF16")):
         if any(w in f for w in words):
             return p
@@ -165,7 +164,10 @@ def _op(token):
 
 def operations(real):
     """The netdef-level operations a real layer computes, in order, from its ONNX metadata or its fused name."""
-    tokens = re.findall(r"\[ONNX Layer: ([^\]]*)\]", real.metadata) or real.name.split(" + ")
+    tokens = re.findall(r"\[ONNX Layer: ([^\]]*)\]", real.metadata)
+    if not tokens and real.name.startswith("__my"):
+        return []  # a Myelin kernel's own name lists its internal steps, not the network's layers
+    tokens = tokens or real.name.split(" + ")
     ops, after_weight = [], False
     for token in tokens:
         op = _op(token.strip())
@@ -196,10 +198,8 @@ class Alignment:
         self.matched = sum(r.verdict == "agree" for r in compute)
         self.reformats = sum(r.kind == "reformat" for r in rows)
         self.noops = sum(r.kind == "noop" for r in rows)
-        seen = {id(g) for r in compute if r.verdict == "agree" for g in r.groups}
         covered = {lay.index for r in rows for lay in r.covered}
-        self.unseen = [g for g in summary.groups if g.kernel and id(g) not in seen
-                       and not all(m.index in covered for m in g.layers)]
+        # predicted kernels no real layer computes any part of
         self.uncovered = [g for g in summary.groups if g.kernel and not any(m.index in covered for m in g.layers)]
 
     @property
@@ -416,9 +416,11 @@ def _row(a, real, covered, time):
         for g in a.groups_of.get(lay.index, []):
             if g not in groups:
                 groups.append(g)
-    named = any(t in a.all_names for t in real.name.split(" + "))
+    named = all(t in a.all_names for t in real.name.split(" + "))
     if real.no_op or (named and not compared):  # a netdef layer that runs no kernel, listed by an unfused engine
         return Row(real, "noop", covered, groups, "no-op", time)
+    if not compared and operations(real) and not real.copy_by_name:  # it computes something the netdef lacks
+        return Row(real, "compute", covered, groups, "unaligned", time)
     if real.copy_by_name or not compared:
         predicted = any(g.rule == "reformat" for g in groups)
         return Row(real, "reformat", covered, groups, "predicted copy" if predicted else "copy", time)

@@ -4,8 +4,6 @@ layers of shared/real_engines/mnist-h100-trt10.16-fp16.inspector.log, named like
 conv1 5x5 (32) + relu, max pool 2, conv2 5x5 (64) + relu, max pool 2, flatten, fc1 (1024) + relu, fc2 (10) -> y;
 softmax, argmax -> z (int64). Test-only: not a registry family.
 """
-import numpy as np
-
 from netdefs.common import Net, act, conv2d, flatten, linear, maxpool
 from netdefs.demo import DemoWeights
 
@@ -32,5 +30,4 @@ def define(trt, batch=1):
                   "argmax.int64").get_output(0)
     z.name = "z"
     network.mark_output(z)
-    net.keep = np  # the weights stay alive with the Net
     return net

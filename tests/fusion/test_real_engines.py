@@ -13,9 +13,7 @@ from netdefs.analysis import real_engines
 from tests.fusion import mnist_net
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT.parent / "shared" / "real_engines"
-if not REAL.is_dir():
-    REAL = Path("/work/shared/real_engines")
+REAL = ROOT.parent / "shared" / "real_engines"  # the checkout's ../shared/
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="shared/real_engines/ is not here")
 
 # listing -> (precision, fallback): the QAT listing has no residual quantizers, which 'layer?.?=fp16' removes
@@ -193,7 +191,7 @@ def test_a_difference_is_shown():
             g.layers[2:] = []
     target = next(g for g in al.summary.groups if g.layers[0].name == "layer2.0.conv2")
     target.layers += moved
-    al = real_engines.align(al.rows and [r.real for r in al.rows], al.summary)
+    al = real_engines.align([r.real for r in al.rows], al.summary)
     rows = rows_by_real(al)
     assert rows["Conv_16 + Add_17 + Relu_18"].verdict == "differ" and rows["Conv_15"].verdict == "differ"
     assert al.matched == 21
@@ -201,3 +199,18 @@ def test_a_difference_is_shown():
     assert "predicted:" in text and "matched 21/23" in text
     picture = real_engines.svg(al, "old rule")
     assert picture.count('stroke="#d62728"') == 2 and "≠ Conv_15" in picture
+
+
+def test_the_figures_tell_a_wrong_prediction():
+    """The figures are not agreement by construction: the QAT listing held against the netdef with residual
+    quantizers, or the TensorRT 10 listing against the 8.x rules, falls short."""
+    tool = _inspect_tool()
+    d = tool.define("resnet18", None, {}, "int8", "reference", {"fallback": []})
+    layers = real_engines.read_layers(REAL / "resnet18-a100-qat.graph.json")
+    al = real_engines.align(layers, fusion.analyse(d.trt, d.network, "8"))
+    assert al.compute == 33 and al.matched / al.compute < 0.5
+    net = mnist_net.define(trt)
+    layers = real_engines.read_layers(REAL / "mnist-h100-trt10.16-fp16.inspector.log")
+    al = real_engines.align(layers, fusion.analyse(trt, net.network, "8"))
+    rows = rows_by_real(al)
+    assert rows["__myl_MaxrSubExpSum_myl5_4"].verdict == "differ" and al.matched < al.compute
