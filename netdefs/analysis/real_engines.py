@@ -335,11 +335,10 @@ class _Aligner:
     def walk(self, real):
         starts = [nt for name, _ in real.inputs for nt in self.mapped(name)]
         covered, cur, last = [], list(starts), None
-        named = [self.by_name[t] for t in real.name.split(" + ") if t in self.by_name]
-        fused = re.fullmatch(r"fusedPointwiseNode\((.*)\)", real.name)
-        if fused:
-            named = [self.by_name[t.strip()] for t in fused.group(1).split(",") if t.strip() in self.by_name]
-        if named:  # built from the netdef: the names say it
+        # built from the netdef, the names say it: "a + b", "fusedPointwiseNode(a, b)", "PWN(PWN(a, b), c)"
+        named = [] if real.copy_by_name else \
+            [self.by_name[t] for t in dict.fromkeys(re.split(r"[\s,()+]+", real.name)) if t in self.by_name]
+        if named:
             covered, last = named, named[-1]
             cur = list(last.outputs)
         elif real.no_op or real.copy_by_name or real.type == "Reformat" and not operations(real):

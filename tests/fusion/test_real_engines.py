@@ -178,7 +178,9 @@ def test_inspect_real_side_by_side_json_and_svg(tmp_path):
     assert "agree" in line and "layer2.0.downsample.0 + layer2.0.downsample.1 + layer2.0.add + layer2.0" in line
     data = json.loads(js.read_text())
     assert (data["matched"], data["real_kernels"], data["predicted_kernels"]) == (23, 23, 23)
-    assert "Conv_16 + Add_17 + Relu_18" in svg.read_text()
+    import xml.etree.ElementTree as ET
+    titles = [e.text for e in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}title")]
+    assert any(t.startswith("Conv_16 + Add_17 + Relu_18 [CaskConvolution]\nagree") for t in titles)
 
 
 def test_a_difference_is_shown():
@@ -214,3 +216,24 @@ def test_the_figures_tell_a_wrong_prediction():
     al = real_engines.align(layers, fusion.analyse(trt, net.network, "8"))
     rows = rows_by_real(al)
     assert rows["__myl_MaxrSubExpSum_myl5_4"].verdict == "differ" and al.matched < al.compute
+
+
+def test_an_engine_built_from_the_netdef_aligns_by_name():
+    """TensorRT names a fused layer after the netdef layers it joins ("a + b", "PWN(a, b)")."""
+    net = mnist_net.define(trt)
+    summary = fusion.analyse(trt, net.network, "10")
+
+    def row(name, kind, inputs, outputs, fmt="Row major linear FP32"):
+        return {"Name": name, "LayerType": kind, "Inputs": [{"Name": t, "Format/Datatype": fmt} for t in inputs],
+                "Outputs": [{"Name": t, "Format/Datatype": fmt} for t in outputs]}
+
+    listing = [row("conv1 + relu1", "CaskConvolution", ["x"], ["relu1"]),
+               row("pool1", "CaskPooling", ["relu1"], ["pool1"]),
+               row("Reformatting CopyNode for Input Tensor 0 to conv2 + relu2", "Reformat", ["pool1"], ["r"]),
+               row("conv2", "CaskConvolution", ["r"], ["conv2"]),
+               row("PWN(relu2)", "PointWise", ["conv2"], ["relu2"])]
+    al = real_engines.align(real_engines.layers_from_json(listing), summary)
+    rows = rows_by_real(al)
+    assert al.mode == "by name" and (al.matched, al.compute, al.reformats) == (2, 4, 1)
+    assert covers(rows["PWN(relu2)"]) == ["relu2"] and rows["conv2"].verdict == "differ"
+    assert [g.rule for g in rows["conv2"].groups] == ["conv_act"]
