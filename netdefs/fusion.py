@@ -31,7 +31,7 @@ RULES = {
                                                       "resnet18-a100-qat-residual: 'conv1.weight + QuantizeLinear_7 + "
                                                       "Conv_9 + MaxPool_12' (ConvActPool, INT8 out) when the pooled "
                                                       "tensor is only quantized"),
-    "gemm_bias": ("MatMul + Bias (+ Act.)", "catalog: FullyConnected (as a Convolution, with its bias and ReLU); "
+    "gemm_bias": ("MatMul + Bias (+ Act.)", "catalog: FullyConnected (becomes a Convolution: bias, then ReLU); "
                                             "listing resnet18-a100-fp32 Gemm_48 (8.x), mnist-h100-trt10.16 "
                                             "node_linear + node_relu_2 (10.x Myelin gemm epilogue)"),
     "quantize": ("Quantize (one kernel)", "listing resnet18-a100-qat: QuantizeLinear_15 / QuantizeLinear_65 "
