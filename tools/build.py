@@ -118,7 +118,9 @@ def main(argv=None):
 
     def analyse(definition):  # the network as defined, before the builder fuses it
         from netdefs.analysis import fusion
-        predicted["summary"] = fusion.analyse(definition.trt, definition.network)
+        from netdefs.analysis.real_engines import trt_version_of_module
+        predicted["summary"] = fusion.analyse(definition.trt, definition.network,
+                                              trt_version_of_module(definition.trt))
 
     engine = netdefs.build(args.model, weights, backend=args.backend, precision=args.precision, batch=args.batch,
                            dynamic_batch=dynamic, imgsz=imgsz, workspace=args.workspace,
@@ -146,18 +148,22 @@ def main(argv=None):
 
 def write_report(engine, summary, out, args):
     """OUT.report.txt: the predicted fusions, the engine inspector's layers, every layer's weights and FLOPs;
-    OUT.report.svg: the fusion graph. Both written atomically."""
-    from netdefs.analysis import fusion
+    OUT.report.svg: the fusion graph; built on TensorRT, the engine's kernels coloured by predicted group, with the
+    differences marked. Both written atomically."""
+    from netdefs.analysis import fusion, real_engines
     from weights.atomic import atomic_write
     title = f"{args.model} ({args.precision}, {engine.meta['backend']})"
     rows = fusion.engine_layers(engine)
-    text = "\n\n".join([fusion.text_report(summary, title),
+    alignment = real_engines.align(real_engines.layers_from_json(rows), summary)
+    unfused = "; reftrt does not fuse" if engine.backend == "reference" else ""
+    text = "\n\n".join([fusion.text_report(summary, title), real_engines.text(alignment, title + unfused),
                          f"engine layers ({len(rows)}, from the engine inspector"
-                         + ("; reftrt does not fuse" if engine.backend == "reference" else "") + "):\n"
+                         + unfused + "):\n"
                          + fusion.engine_table(rows),
                          "per layer:\n" + fusion.layer_flops_table(summary)]) + "\n"
     atomic_write(f"{out}.report.txt", text.encode())
-    atomic_write(f"{out}.report.svg", fusion.svg(summary, title).encode())
+    picture = real_engines.svg(alignment, title) if engine.backend == "tensorrt" else fusion.svg(summary, title)
+    atomic_write(f"{out}.report.svg", picture.encode())
     if not args.quiet:
         print(f"wrote {out}.report.txt and {out}.report.svg", file=sys.stderr)
 

@@ -8,6 +8,9 @@ MODEL (a model name of the zoo): the network as defined, grouped by the fusions 
 PREDICTED, with counts (layers defined, predicted kernels, weights, FLOPs per layer and in total). The structure
 does not depend on the weights: without --weights, demo weights stand in.
 --svg writes the picture: the graph of predicted kernels, coloured by fusion rule.
+MODEL --real LAYERS [--profile PROFILE]: a real engine's layer listing (inspector JSON, trtexec --exportLayerInfo,
+trex .graph.json, or ONELINE text) aligned with the netdef, side by side with the prediction, and the match figures
+(netdefs/analysis/real_engines.py); --svg then draws the real kernels, coloured by predicted group.
 """
 import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
@@ -23,7 +26,14 @@ def parse_args(argv=None):
     p.add_argument("--imgsz", type=int, nargs="+", help="input size N or H W (default: the model's)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
                    help="int8: the Q/DQ network as --precision int8 builds it (ranges do not change its structure)")
+    p.add_argument("--fallback", action="append", default=[], metavar="PATTERN=fp16|fp32|int8",
+                   help="int8: keep layers matching PATTERN out of INT8, as tools/build.py --fallback (e.g. "
+                        "'layer?.?=fp16' drops ResNet's residual quantizers)")
     p.add_argument("--head", choices=["raw", "decode", "nms"], help="detection head outputs (default nms)")
+    p.add_argument("--real", metavar="LAYERS", help="a real engine's layer listing to align with the prediction")
+    p.add_argument("--profile", help="trtexec --exportProfile JSON: per-layer times for --real")
+    p.add_argument("--trt-version", choices=["8", "10"],
+                   help="TensorRT whose fusions to predict (default: 10, or what the --real listing shows)")
     p.add_argument("--layers", action="store_true", help="also print every layer with its weights and FLOPs")
     p.add_argument("--svg", help="write the fusion graph picture here")
     p.add_argument("--json", help="write the predicted groups (and the engine's layers) as JSON here")
@@ -51,9 +61,9 @@ def define(model, weights, options, precision, backend, int8=None):
     return eng.define(model, w, backend=backend, precision=precision, quiet=True, quant=quant, **options)
 
 
-def predict(definition):
+def predict(definition, trt_version=None):
     from netdefs.analysis import fusion
-    return fusion.analyse(definition.trt, definition.network)
+    return fusion.analyse(definition.trt, definition.network, trt_version or fusion.DEFAULT_TRT_VERSION)
 
 
 def options_from_meta(meta):
@@ -116,17 +126,47 @@ def main(argv=None):
         meta_options.update(options)
         d = define(model, args.weights, meta_options, engine.meta.get("precision", args.precision), args.backend,
                    engine.meta.get("int8"))
-        summary = predict(d)
+        from netdefs.analysis import real_engines
+        summary = predict(d, args.trt_version or real_engines.trt_version_of_module(engine.trt))
         print()
         print(report(summary, f"{model} (from {os.path.basename(args.target)}.json)", args.layers))
+        print()
+        print(real_engines.text(real_engines.align(real_engines.layers_from_json(rows), summary),
+                                os.path.basename(args.target)))
         write_outputs(args, summary, model, rows)
         return 0
     if os.sep in args.target or args.target.endswith((".engine", ".plan")):
         raise _common.UserError(f"{args.target}: no such engine file")
-    d = define(args.target, args.weights, options, args.precision, args.backend)
-    summary = predict(d)
+    if args.fallback and args.precision != "int8":
+        raise _common.UserError("--fallback needs --precision int8")
+    d = define(args.target, args.weights, options, args.precision, args.backend, {"fallback": args.fallback})
+    if args.real:
+        return compare_real(args, d)
+    summary = predict(d, args.trt_version)
     print(report(summary, f"{args.target} ({args.precision})", args.layers))
     write_outputs(args, summary, args.target)
+    return 0
+
+
+def compare_real(args, definition):
+    """MODEL --real LAYERS: the listing aligned with the netdef's prediction, side by side."""
+    from netdefs.analysis import real_engines
+    from weights.atomic import atomic_write
+    try:
+        layers = real_engines.read_layers(args.real)
+        times = real_engines.read_profile(args.profile) if args.profile else None
+    except (OSError, ValueError) as e:
+        raise _common.UserError(f"cannot read the listing: {e}") from None
+    summary = predict(definition, args.trt_version or real_engines.trt_version_of(layers))
+    title = f"{args.target} ({args.precision}) vs {os.path.basename(args.real)}"
+    alignment = real_engines.align(layers, summary, times)
+    if args.layers:
+        print(report(summary, f"{args.target} ({args.precision})", True) + "\n")
+    print(real_engines.text(alignment, title))
+    if args.svg:
+        atomic_write(args.svg, real_engines.svg(alignment, title).encode())
+    if args.json:
+        atomic_write(args.json, json.dumps(real_engines.to_json(alignment, title), indent=1).encode())
     return 0
 
 

@@ -5,7 +5,9 @@ real build (tools/inspect.py ENGINE) shows what was actually fused, and tactics 
 make undocumented ones (TensorRT 8.6+ often folds a whole pointwise epilogue such as SiLU into a convolution).
 Every rule cites where it comes from: "catalog" is the TensorRT documentation's Layer Fusion Catalog,
 https://docs.nvidia.com/deeplearning/tensorrt/latest/performance/fusion-catalog.html (TensorRT 8.x Developer Guide
-§13.2.4.2 "Types of Fusions" / "PointWise Fusion"); "log" is what TensorRT's verbose build log prints.
+§13.2.4.2 "Types of Fusions" / "PointWise Fusion"); "log" is what TensorRT's verbose build log prints; "listing" is
+an engine layer listing of real TensorRT in shared/real_engines/ (netdefs/analysis/real_engines.py aligns them with
+the prediction). Where the listings of TensorRT 8.x and 10.x disagree, `trt_version` picks the rule.
 
 Works on `tensorrt` and `reftrt` networks alike (layers are downcast by their type, as Polygraphy does); needs
 neither torch nor a GPU.
@@ -22,7 +24,30 @@ RULES = {
     "conv_act": ("Convolution + Activation", "catalog: Convolution and ReLU Activation / Convolution and Clip "
                                              "Activation / Convolution and GELU Activation"),
     "conv_eltwise": ("Convolution + ElementWise", "catalog: Convolution and ElementWise Operation (sum, min or max, "
-                                                  "no broadcast), with a following ReLU as in Conv + Add + Relu"),
+                                                  "no broadcast), with a following ReLU; the add joins the "
+                                                  "convolution of its LAST input (listing resnet18-a100-fp32: "
+                                                  "Conv_16 + Add_17 + Relu_18, the shortcut, not Conv_15)"),
+    "conv_act_pool": ("Convolution + Act. + Pooling", "catalog: Convolution and Pooling; listing "
+                                                      "resnet18-a100-qat-residual: 'conv1.weight + QuantizeLinear_7 + "
+                                                      "Conv_9 + MaxPool_12' (ConvActPool, INT8 out) when the pooled "
+                                                      "tensor is only quantized"),
+    "gemm_bias": ("MatMul + Bias (+ Act.)", "catalog: FullyConnected (becomes a Convolution: bias, then ReLU); "
+                                            "listing resnet18-a100-fp32 Gemm_48 (8.x), mnist-h100-trt10.16 "
+                                            "node_linear + node_relu_2 (10.x Myelin gemm epilogue)"),
+    "quantize": ("Quantize (one kernel)", "listing resnet18-a100-qat: QuantizeLinear_15 / QuantizeLinear_65 "
+                                          "(Reformat, Origin QDQ): the sibling quantizers of one tensor are one "
+                                          "kernel, a cast before them is part of it (QuantizeLinear_2 reads FP32)"),
+    "reformat": ("Precision cast (reformat copy)", "listing resnet18-a100-fp16: 'Reformatting CopyNode for Input "
+                                                   "Tensor 0 to Conv_0 + Relu_1' (FP32 -> FP16) and the FP16 -> "
+                                                   "FP32 copy after reshape_after_Gemm_48: a copy, not compute"),
+    "softmax_part1": ("SoftMax part 1 (Myelin)", "TensorRT 10.x, listing mnist-h100-trt10.16: "
+                                                 "__myl_MaxrSubExpSum [node_softmax]: max, exp and sum"),
+    "softmax_part2": ("SoftMax part 2 (+ TopK) (Myelin)", "TensorRT 10.x, listing mnist-h100-trt10.16: "
+                                                          "__myl_DivMulTopk [node_softmax][node_argmax]: the "
+                                                          "division, with a following TopK"),
+    "myelin_reshape": ("Reshape into Myelin (copy kernel)", "TensorRT 10.x, listing mnist-h100-trt10.16: "
+                                                            "__myl_Resh [node_view] between the last pooling and "
+                                                            "the first gemm"),
     "conv_pool": ("Convolution + Pooling", "catalog: Convolution and Pooling (same precision)"),
     "padding_conv": ("Padding + Convolution", "catalog: Padding and Convolution/Deconvolution (non-negative pads)"),
     "scale_act": ("Scale + Activation", "catalog: Scale and Activation"),
@@ -46,15 +71,22 @@ RULES = {
                                                         "it an INT8 layer)"),
     "qdq_output": ("Quantize into producer", "catalog: Q/DQ fusions: fuse with non-weighted node (the layer before "
                                               "a Quantize writes INT8 directly)"),
+    "qdq_residual": ("Residual Dequantize into the conv + add", "listing resnet18-a100-qat-residual: the INT8 "
+                                                                 "residual read by '... Conv_65 + Add_73 + Relu_74'"),
     "single": ("Single layer", "no documented fusion applies"),
 }
 COLOURS = {"conv_scale": "#9ecae1", "conv_scale_act": "#4292c6", "conv_act": "#6baed6", "conv_eltwise": "#3182bd", "conv_pool": "#c6dbef",
+           "conv_act_pool": "#08519c", "gemm_bias": "#807dba", "quantize": "#fec44f", "reformat": "#d9d9d9",
+           "softmax_part1": "#41ab5d", "softmax_part2": "#238b45", "myelin_reshape": "#dadaeb",
            "padding_conv": "#bdd7e7", "scale_act": "#fdae6b", "relu_relu": "#fd8d3c", "shuffle_shuffle": "#bcbddc",
            "shuffle_reduce": "#9e9ac8", "softmax_log": "#a1d99b", "softmax_topk": "#74c476",
            "reduce_pool": "#c7e9c0", "pointwise": "#fcbba1", "concat_elided": "#e0e0e0", "constant": "#f0f0f0",
            "shape": "#f0f0f0", "noop": "#f0f0f0", "qdq_weights": "#f0f0f0", "qdq_weighted": "#fee391",
            "single": "#ffffff"}
 NO_KERNEL = {"concat_elided", "constant", "shape", "noop", "qdq_weights"}
+COPIES = {"reformat"}  # kernels that move data between precisions: counted apart from compute kernels
+TRT_VERSIONS = ("8", "10")  # 8: the 8.x listings (no Myelin for CNNs); 10: Myelin regions as 10.16 shows them
+DEFAULT_TRT_VERSION = "10"
 WEIGHTED = {"CONVOLUTION", "DECONVOLUTION", "MATRIX_MULTIPLY"}
 
 _CLASSES = {  # LayerType name -> the ILayer subclass holding its attributes
@@ -106,7 +138,7 @@ def _attributes(kind, layer):
     a, weights = {}, 0
     if kind in ("CONVOLUTION", "DECONVOLUTION"):
         a = {"kernel": tuple(layer.kernel_size_nd), "groups": int(layer.num_groups),
-             "maps": int(layer.num_output_maps)}
+             "maps": int(layer.num_output_maps), "stride": tuple(layer.stride_nd)}
         weights = _count(layer.kernel) + _count(layer.bias)
     elif kind == "SCALE":
         a = {"mode": layer.mode.name}
@@ -175,7 +207,8 @@ class Group:
 
     @property
     def kernel(self):
-        return self.rule not in NO_KERNEL
+        """A compute kernel (reformat copies and elided layers are not)."""
+        return self.rule not in NO_KERNEL and self.rule not in COPIES
 
     @property
     def name(self):
@@ -214,8 +247,11 @@ def read_network(trt, network):
     return order
 
 
-def predict(layers, network_outputs=()):
-    """Group `layers` (network order) by the documented fusions; returns groups in network order."""
+def predict(layers, network_outputs=(), trt_version=DEFAULT_TRT_VERSION):
+    """Group `layers` (network order) by the documented fusions and by what the real listings show; returns groups
+    in network order. `trt_version` ("8" or "10") picks where the two disagree (Myelin, in 10.x)."""
+    if trt_version not in TRT_VERSIONS:
+        raise ValueError(f"trt_version must be one of {', '.join(TRT_VERSIONS)}, got {trt_version!r}")
     producer = {}
     for lay in layers:
         for t in lay.outputs:
@@ -235,6 +271,7 @@ def predict(layers, network_outputs=()):
                 anc |= ancestors[p.index] | {p.index}
         ancestors[lay.index] = anc
     group_of, groups = {}, []
+    split = []  # groups holding the first part of a layer that runs as two kernels (Myelin's softmax)
 
     def new(rule, members):
         g = Group(rule, members)
@@ -247,6 +284,7 @@ def predict(layers, network_outputs=()):
         users = consumers.get(t, [])
         return users[0] if len(users) == 1 and t not in outputs and users[0].index not in group_of else None
 
+    ctx = _Context(producer, consumers, outputs, group_of)
     # build-time shape computations: Shape layers and what is computed only from them (and constants)
     build_time = set()
     for lay in layers:
@@ -270,13 +308,20 @@ def predict(layers, network_outputs=()):
             new("shape", [lay])
         elif lay.type == "QUANTIZE" and getattr(producer.get(lay.inputs[0]), "type", None) == "CONSTANT":
             new("qdq_weights", [lay] + [u for u in users if u.type == "DEQUANTIZE" and u.index not in group_of])
-        elif lay.type == "QUANTIZE" and _into_producer(lay, producer, consumers, group_of):
+        elif lay.type == "QUANTIZE" and _into_producer(lay, ctx):
             pass
+        elif lay.type == "QUANTIZE":
+            new("quantize", _sibling_quantizers(lay, ctx))
+        elif lay.type == "CAST" and _float_cast(lay, producer):
+            quantizers = [u for u in users if u.type == "QUANTIZE" and u.index not in group_of]
+            if users and len(quantizers) == len(users) and lay.outputs[0] not in outputs:
+                new("quantize", [lay] + quantizers)
+            else:
+                new("reformat", [lay])
         elif lay.type in ("CONVOLUTION", "DECONVOLUTION"):
-            _absorb_dequantize(_conv_group(lay, new, sole_consumer, producer, group_of, groups), lay, producer,
-                               group_of)
+            _absorb_dequantize(_conv_group(lay, new, sole_consumer, ctx, groups), lay, producer, group_of)
         elif lay.type == "MATRIX_MULTIPLY":
-            _absorb_dequantize(new("single", [lay]), lay, producer, group_of)
+            _absorb_dequantize(_gemm_group(lay, new, sole_consumer, ctx), lay, producer, group_of)
         elif lay.type == "SCALE" and (nxt := sole_consumer(lay.outputs[0])) and nxt.type == "ACTIVATION":
             new("scale_act", [lay, nxt])
         elif lay.type == "ACTIVATION" and lay.attrs["op"] == "RELU" and (nxt := sole_consumer(lay.outputs[0])) \
@@ -291,8 +336,15 @@ def predict(layers, network_outputs=()):
             elif (nxt := sole_consumer(lay.outputs[0])) and nxt.type == "REDUCE" and nxt.attrs["keep"] \
                     and not _reshapes(lay):
                 new("shuffle_reduce", [lay, nxt])
+            elif trt_version == "10" and not lay.attrs["transpose"] and _enters_myelin(lay, ctx):
+                new("myelin_reshape", [lay])
             else:
                 new("single" if lay.attrs["transpose"] else "noop", [lay])
+        elif lay.type == "SOFTMAX" and trt_version == "10":
+            # Myelin: max/exp/sum, then the division, which takes a following TopK (ArgMax) along
+            split.append(Group("softmax_part1", [lay]))
+            nxt = sole_consumer(lay.outputs[0])
+            new("softmax_part2", [lay] + ([nxt] if nxt is not None and nxt.type == "TOPK" else []))
         elif lay.type == "SOFTMAX" and (nxt := sole_consumer(lay.outputs[0])) and (
                 nxt.type == "TOPK" or (nxt.type == "UNARY" and nxt.attrs["op"] == "LOG")):
             new("softmax_topk" if nxt.type == "TOPK" else "softmax_log", [lay, nxt])
@@ -312,9 +364,41 @@ def predict(layers, network_outputs=()):
     for lay in layers:  # a Dequantize whose weighted consumer could not take it
         if lay.index not in group_of:
             new("single", [lay])
+    _absorb_residual_dequantize(groups, ctx)
     _absorb_scalar_constants(groups, consumers, group_of)
-    order = {id(g): min(m.index for m in g.layers) for g in groups}
-    return sorted({id(g): g for g in group_of.values()}.values(), key=lambda g: order[id(g)])
+    kept = list({id(g): g for g in group_of.values()}.values()) + split
+    return sorted(kept, key=lambda g: (min(m.index for m in g.layers), g.rule != "softmax_part1"))
+
+
+class _Context:
+    """The graph around the layer being grouped."""
+
+    def __init__(self, producer, consumers, outputs, group_of):
+        self.producer, self.consumers, self.outputs, self.group_of = producer, consumers, outputs, group_of
+
+    def users(self, tensor):
+        return self.consumers.get(tensor, [])
+
+
+def _float_cast(lay, producer):
+    floats = ("FLOAT", "HALF", "BF16")
+    return lay.dtypes[0] in floats and _input_dtype(lay, producer) in floats
+
+
+def _sibling_quantizers(quantize, ctx):
+    """Quantizers of the same tensor are one kernel: listing resnet18-a100-qat, QuantizeLinear_65 writes the one
+    INT8 tensor both layer2.0.conv1 and layer2.0.downsample.0 read."""
+    return [quantize] + [u for u in ctx.users(quantize.inputs[0])
+                         if u.type == "QUANTIZE" and u is not quantize and u.index not in ctx.group_of]
+
+
+def _enters_myelin(shuffle, ctx):
+    """A reshape from a convolution / pooling output into a matrix multiply: TensorRT 10 copies it out of the
+    convolution's vectorized layout (__myl_Resh in the mnist-h100-trt10.16 listing)."""
+    src = ctx.producer.get(shuffle.inputs[0])
+    users = ctx.users(shuffle.outputs[0])
+    return (src is not None and src.type in ("POOLING", "CONVOLUTION", "REDUCE", "ACTIVATION")
+            and len(users) == 1 and users[0].type == "MATRIX_MULTIPLY")
 
 
 def _input_dtype(lay, producer):
@@ -330,7 +414,8 @@ def _pointwise(lay):
     return lay.type in POINTWISE or (lay.type == "SCALE" and lay.attrs.get("mode") == "UNIFORM")
 
 
-def _conv_group(conv, new, sole_consumer, producer, group_of, groups):
+def _conv_group(conv, new, sole_consumer, ctx, groups):
+    producer, group_of = ctx.producer, ctx.group_of
     members, rule = [conv], "single"
     pad = producer.get(conv.inputs[0])
     if pad is not None and pad.type == "PADDING" and all(p >= 0 for p in pad.attrs["pads"]):
@@ -346,30 +431,122 @@ def _conv_group(conv, new, sole_consumer, producer, group_of, groups):
         nxt = sole_consumer(nxt.outputs[0])
     if nxt is not None and nxt.type == "ELEMENTWISE" and nxt.attrs["op"] in ("SUM", "MIN", "MAX") and \
             len({s for s in nxt.in_shapes if s is not None}) == 1:
-        members.append(nxt)
-        rule = "conv_eltwise"
-        nxt = sole_consumer(nxt.outputs[0])
-        if nxt is not None and nxt.type == "ACTIVATION" and nxt.attrs["op"] == "RELU":
+        if _add_owner(nxt, ctx) is conv:
             members.append(nxt)
+            rule = "conv_eltwise"
+            nxt = sole_consumer(nxt.outputs[0])
+            if nxt is not None and nxt.type == "ACTIVATION" and nxt.attrs["op"] == "RELU":
+                members.append(nxt)
     elif nxt is not None and nxt.type == "ACTIVATION" and nxt.attrs["op"] in FUSABLE_CONV_ACT:
         members.append(nxt)
         rule = "conv_act" if rule in ("single", "padding_conv") else "conv_scale_act"
+        pool = sole_consumer(nxt.outputs[0])
+        if pool is not None and pool.type == "POOLING" and _only_quantized(pool.outputs[0], ctx):
+            members.append(pool)
+            rule = "conv_act_pool"
     elif nxt is not None and nxt.type == "POOLING" and rule == "single":
         members.append(nxt)
         rule = "conv_pool"
     return new(rule, members)
 
 
-def _into_producer(quantize, producer, consumers, group_of):
-    """A Quantize that is the only reader of a kernel's output joins that kernel."""
-    p = producer.get(quantize.inputs[0])
-    group = group_of.get(p.index) if p is not None else None
-    if group is None or not group.kernel or len(consumers.get(quantize.inputs[0], [])) != 1:
+def _only_quantized(tensor, ctx):
+    users = ctx.users(tensor)
+    return bool(users) and tensor not in ctx.outputs and all(u.type == "QUANTIZE" for u in users)
+
+
+def _add_owner(add, ctx):
+    """The convolution an add joins: the one producing its last input that a convolution produces alone (listing
+    resnet18-a100-fp32/fp16/qat: Conv_16 + Add_17 + Relu_18 is the 1x1 shortcut, the add's last input, while
+    Conv_15, its first, runs alone; in identity blocks the last input is the block's input, so the first input's
+    convolution takes it, Conv_5 + Add_6 + Relu_7). A residual through Q/DQ is no convolution's output
+    (resnet18-a100-qat-residual: layer2.0.conv2 ... + Add_115 + Relu_116)."""
+    for t in reversed(add.inputs):
+        conv = _conv_output(t, ctx)
+        if conv is not None:
+            return conv
+    return None
+
+
+def _conv_output(tensor, ctx):
+    """The convolution whose kernel can write `tensor` (through a Scale it fuses), if no one else reads it."""
+    for _ in range(2):
+        users = ctx.users(tensor)
+        p = ctx.producer.get(tensor)
+        if p is None or len(users) != 1 or tensor in ctx.outputs:
+            return None
+        if p.type in ("CONVOLUTION", "DECONVOLUTION"):
+            return p
+        if p.type != "SCALE" or p.attrs.get("mode") not in ("UNIFORM", "CHANNEL"):
+            return None
+        tensor = p.inputs[0]
+    return None
+
+
+def _gemm_group(matmul, new, sole_consumer, ctx):
+    """A matrix multiply takes its bias add and a following activation (listing resnet18-a100-fp32: Gemm_48, one
+    CaskConvolution; mnist-h100-trt10.16: node_linear + node_relu_2 one Myelin gemm)."""
+    members = [matmul]
+    nxt = sole_consumer(matmul.outputs[0])
+    if nxt is not None and nxt.type == "ELEMENTWISE" and nxt.attrs["op"] == "SUM" and any(
+            getattr(ctx.producer.get(t), "type", None) == "CONSTANT" for t in nxt.inputs):
+        members.append(nxt)
+        nxt = sole_consumer(nxt.outputs[0])
+    if nxt is not None and nxt.type == "ACTIVATION" and nxt.attrs["op"] in FUSABLE_CONV_ACT:
+        members.append(nxt)
+    return new("gemm_bias" if len(members) > 1 else "single", members)
+
+
+def _into_producer(quantize, ctx):
+    """Quantizers that are the only readers of a kernel's output join that kernel (it writes INT8)."""
+    t = quantize.inputs[0]
+    p = ctx.producer.get(t)
+    group = ctx.group_of.get(p.index) if p is not None else None
+    if group is None or not group.kernel or not _only_quantized(t, ctx):
         return False
-    group.layers.append(quantize)
-    group_of[quantize.index] = group
+    # a pooling writes its precision (listing resnet18-a100-qat: QuantizeLinear_250 after GlobalAveragePool_246)
+    if p.type in ("POOLING", "REDUCE") and group.rule not in ("conv_act_pool", "conv_pool"):
+        return False
+    # an INT8 conv + add writes INT8 only when its residual is INT8 too (resnet18-a100-qat-residual: every
+    # "... + Add_N + Relu_M" writes Int8; resnet18-a100-qat: they read an FP16 residual and write FP16, and
+    # QuantizeLinear_40 runs alone)
+    if group.rule == "conv_eltwise" and not _residual_quantized(group, ctx):
+        return False
+    for q in _sibling_quantizers(quantize, ctx):
+        group.layers.append(q)
+        ctx.group_of[q.index] = group
     group.also.add("qdq_output")
     return True
+
+
+def _residual_quantized(group, ctx):
+    members = {id(m) for m in group.layers}
+    for add in (m for m in group.layers if m.type == "ELEMENTWISE"):
+        for t in add.inputs:
+            src = ctx.producer.get(t)
+            if src is not None and id(src) not in members and src.type != "DEQUANTIZE":
+                return False
+    return True
+
+
+def _absorb_residual_dequantize(groups, ctx):
+    """The residual's Dequantize joins an INT8 conv + add kernel that writes INT8 (resnet18-a100-qat-residual:
+    layer1.1.conv2.weight + QuantizeLinear_63 + Conv_65 + Add_73 + Relu_74 reads the Int8 residual); where the
+    kernel writes float it runs alone (DequantizeLinear_291 before layer4.1's add)."""
+    for g in list(groups):
+        if g.rule != "conv_eltwise" or "qdq_output" not in g.also:
+            continue
+        for add in [m for m in g.layers if m.type == "ELEMENTWISE"]:
+            for t in add.inputs:
+                dq = ctx.producer.get(t)
+                alone = ctx.group_of.get(dq.index) if dq is not None else None
+                if dq is not None and dq.type == "DEQUANTIZE" and alone is not g and alone is not None \
+                        and alone.layers == [dq]:
+                    if alone in groups:
+                        groups.remove(alone)
+                    g.layers.insert(g.layers.index(add), dq)
+                    ctx.group_of[dq.index] = g
+                    g.also.add("qdq_residual")
 
 
 def _absorb_dequantize(group, weighted, producer, group_of):
@@ -425,18 +602,19 @@ def _absorb_scalar_constants(groups, consumers, group_of):
 
 
 class Summary:
-    def __init__(self, layers, groups):
-        self.layers, self.groups = layers, groups
+    def __init__(self, layers, groups, trt_version=DEFAULT_TRT_VERSION):
+        self.layers, self.groups, self.trt_version = layers, groups, trt_version
         self.num_layers = len(layers)
         self.kernels = sum(g.kernel for g in groups)
+        self.reformats = sum(g.rule in COPIES for g in groups)
         self.weights = sum(lay.weights for lay in layers)
         self.flops = sum(lay.flops for lay in layers)
 
 
-def analyse(trt, network):
+def analyse(trt, network, trt_version=DEFAULT_TRT_VERSION):
     layers = read_network(trt, network)
     outputs = [network.get_output(i).name for i in range(network.num_outputs)]
-    return Summary(layers, predict(layers, outputs))
+    return Summary(layers, predict(layers, outputs, trt_version), trt_version)
 
 
 def _human(n):
@@ -448,9 +626,10 @@ def _human(n):
 
 def text_report(summary, title):
     """The predicted-fusion table: one row per predicted kernel (or elided group), its layers, weights, FLOPs."""
-    lines = [f"{title}: PREDICTED fusions (TensorRT's documented rules; the engine inspector of a real build is the "
-             f"truth)",
-             f"layers defined: {summary.num_layers}   predicted kernels: {summary.kernels}   "
+    lines = [f"{title}: PREDICTED fusions (TensorRT {summary.trt_version}.x: the documented rules and the real "
+             f"listings; the engine inspector of a real build is the truth)",
+             f"layers defined: {summary.num_layers}   predicted kernels: {summary.kernels}"
+             + (f" (+{summary.reformats} reformat copies)" if summary.reformats else "") + "   "
              f"weights: {summary.weights:,}   FLOPs (batch 1): {_human(summary.flops)}", "",
              f"{'#':>4} {'fusion':<36} {'layers':>6} {'weights':>10} {'FLOPs':>9}  members"]
     k = 0
@@ -461,7 +640,8 @@ def text_report(summary, title):
         w = sum(lay.weights for lay in g.layers)
         f = sum(lay.flops for lay in g.layers)
         members = ", ".join(f"{lay.name} [{lay.kind}]" for lay in g.layers)
-        lines.append(f"{k if g.kernel else '-':>4} {label:<36} {len(g.layers):>6} {w:>10,} {_human(f):>9}  {members}")
+        mark = k if g.kernel else "R" if g.rule in COPIES else "-"
+        lines.append(f"{mark:>4} {label:<36} {len(g.layers):>6} {w:>10,} {_human(f):>9}  {members}")
     lines += ["", "rules used:"]
     for rule in sorted({g.rule for g in summary.groups} | {r for g in summary.groups for r in g.also}):
         lines.append(f"  {RULES[rule][0]}: {RULES[rule][1]}")

@@ -58,8 +58,8 @@ def bn(n, x, name):
     return named(n.add_scale(x, trt.ScaleMode.CHANNEL, n.w(c), n.w(c), trt.Weights(trt.float32)), name)
 
 
-def groups_of(n):
-    s = fusion.analyse(trt, n.network)
+def groups_of(n, trt_version=fusion.DEFAULT_TRT_VERSION):
+    s = fusion.analyse(trt, n.network, trt_version)
     return s, {tuple(lay.name for lay in g.layers): g.rule for g in s.groups}
 
 
@@ -125,9 +125,13 @@ def test_padding_conv_shuffles_softmax_topk_and_reduce():
     n.mark_output(t.get_output(0))
     r = n.add_reduce(x, trt.ReduceOperation.AVG, 0b1100, True)
     n.mark_output(named(r, "gap"))
-    _, groups = groups_of(n)
+    _, groups = groups_of(n, "8")
     assert groups == {("pad", "conv"): "padding_conv", ("perm", "flat"): "shuffle_shuffle",
                       ("softmax", "topk"): "softmax_topk", ("gap",): "reduce_pool"}
+    # TensorRT 10 (Myelin) splits the softmax; the second kernel takes the TopK (mnist-h100-trt10.16 listing)
+    s, _ = groups_of(n, "10")
+    assert [(g.rule, [m.name for m in g.layers]) for g in s.groups if "softmax" in g.rule] == [
+        ("softmax_part1", ["softmax"]), ("softmax_part2", ["softmax", "topk"])]
 
 
 def test_int8_qdq_fuse_into_the_convolution_and_its_producer():
@@ -201,11 +205,15 @@ def test_build_report_and_inspect_engine(tmp_path):
     assert r.returncode == 0, r.stderr
     text = Path(f"{engine}.report.txt").read_text()
     assert "PREDICTED fusions" in text and "engine layers (73" in text and "layer1.0.conv2 [convolution]" in text
+    # the engine's layers aligned with the prediction, by name (reftrt: one engine layer per netdef layer)
+    assert "reftrt does not fuse: real engine vs PREDICTED fusions" in text and "aligned by name" in text
+    assert "predicted:   [Convolution + Scale + Act.] conv1 + bn1 + relu" in text
     ET.parse(f"{engine}.report.svg")
     r = run("inspect_engine.py", engine)
     assert r.returncode == 0, r.stderr
     assert "73 layers in the engine" in r.stdout and "Row major linear FLOAT" in r.stdout
     assert "resnet18 (from r18.engine.json): PREDICTED" in r.stdout
+    assert "r18.engine: real engine vs PREDICTED fusions" in r.stdout and "matched 3/70 real kernels" in r.stdout
 
 
 def test_inspect_bad_target():
