@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._atomic import atomic_output
+from .atomic import atomic_output
 from .errors import FormatError, WeightsError, check_finite, located
 
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",

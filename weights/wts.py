@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from ._atomic import atomic_output
+from .atomic import atomic_output
 from .errors import FormatError, NonFiniteError, WeightsError, check_finite, first_nonfinite, located
 
 # Values per chunk, reading and writing: the temporaries stay in the CPU's caches whatever a tensor's size.
