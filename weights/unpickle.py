@@ -14,7 +14,6 @@ subclass that records what it was called with and does nothing, except a short a
 A pickled `nn.Module` thus becomes a placeholder whose state holds `_modules`, `_parameters` and `_buffers`, from
 which `weights.checkpoint` builds the state_dict. torch is imported only for torch checkpoints.
 """
-import codecs
 import collections
 import io
 import math
@@ -158,7 +157,7 @@ def _array(raw, dtype, shape, order):
 
 
 def _encode(text, encoding="latin1"):
-    if not (isinstance(text, str) and isinstance(encoding, str) and codecs.lookup(encoding).name == "iso8859-1"):
+    if not (isinstance(text, str) and encoding in ("latin1", "latin-1", "iso-8859-1", "iso8859-1")):
         raise pickle.UnpicklingError("_codecs.encode is allowed for latin-1 text only")
     return text.encode("latin1")
 
@@ -194,7 +193,7 @@ def _torch_globals():
         return rebuild_tensor(storage, storage_offset, size, stride)
 
     def rebuild_tensor(storage, storage_offset, size, stride):
-        if not isinstance(storage, (torch.storage.TypedStorage, torch.UntypedStorage)):
+        if not isinstance(storage, torch.storage.TypedStorage):
             raise pickle.UnpicklingError("a tensor without a storage from the archive")
         size, stride = tuple(size), tuple(stride)
         if not (type(storage_offset) is int and storage_offset >= 0 and len(size) == len(stride) <= MAX_DIMS

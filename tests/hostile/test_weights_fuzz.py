@@ -290,6 +290,13 @@ def _hostile_pickles(directory):
     with open(path, "wb") as f:
         _HostilePickler(f, protocol=2).dump({**base, "x": _Object((os.system, (f"touch {marker}",)))})
     paths.append(path)
+    raw = {"build_on_a_class": b"\x80\x02cnumpy\ndtype\n}X\x01\x00\x00\x00xK\x01sb.",  # would set a class attribute
+           "inst_os_system": b"\x80\x02(X" + struct.pack("<I", len(f"touch {marker}")) + f"touch {marker}".encode()
+           + b"ios\nsystem\n.",  # protocol 0's INST: calls the class it names
+           "setitem_on_a_builder": b"\x80\x02cnumpy\ndtype\nX\x01\x00\x00\x00xK\x01s."}
+    for name, data in raw.items():
+        (directory / f"{name}.pkl").write_bytes(data)
+        paths.append(directory / f"{name}.pkl")
     return paths, marker
 
 
@@ -335,6 +342,9 @@ def test_pickles_hostile_and_mutated_never_crash_the_reader(tmp_path):
     assert "object_dtype" in by_name and "plain numeric dtypes only" in by_name["object_dtype"]["error"]
     # os.system became an inert placeholder, skipped as "not a tensor": the arrays are read
     assert by_name["reduce_os_system"]["ok"] == {"a": [2, 3], "b": [2]}
+    assert "BUILD on a type refused" in by_name["build_on_a_class"]["error"]
+    assert "SETITEM on a type refused" in by_name["setitem_on_a_builder"]["error"]
+    assert "holds a pickled os.system object" in by_name["inst_os_system"]["error"]
 
 
 def test_the_reported_segfault_is_a_one_line_error(tmp_path):
