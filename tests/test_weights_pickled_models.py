@@ -4,6 +4,7 @@ where that code cannot be imported, and equal to the real `state_dict()`. A pick
 runs nothing."""
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -263,3 +264,19 @@ def test_a_reduce_that_runs_a_command_runs_nothing(tmp_path, form):
     else:
         assert len(load_checkpoint(path)) == 2
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- plain pickles of numpy arrays
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))  # 0 and 1 lack the 0x80 opening
+def test_numpy_pickles_of_every_protocol_read_exactly(tmp_path, protocol):
+    rng = np.random.default_rng(protocol)
+    arrays = {"f4_fortran": np.asfortranarray(rng.standard_normal((3, 4)).astype(np.float32)),
+              "f2": rng.standard_normal(5).astype(np.float16), "f8_big_endian": rng.standard_normal(3).astype(">f8"),
+              "i8": np.arange(4), "u16": np.arange(3, dtype=np.uint16), "bool": np.array([True, False]),
+              "empty": np.zeros((0, 3), np.int16), "scalar": np.float64(2.5)}
+    path = tmp_path / "arrays.pkl"
+    path.write_bytes(pickle.dumps({"model": arrays}, protocol=protocol))
+    w = load_checkpoint(path, log=lambda message: None)
+    assert list(w) == [k for k in arrays if k != "scalar"]  # a numpy scalar is not a tensor: skipped
+    for k in w:
+        assert np.array_equal(w[k], arrays[k]) and w[k].dtype == arrays[k].dtype and w[k].flags.writeable, k

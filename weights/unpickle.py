@@ -9,7 +9,7 @@ subclass that records what it was called with and does nothing, except a short a
   trusts the file's dtype flags and lengths;
 - torch tensors (`torch._utils._rebuild_tensor_v2`, parameters, dtypes, `torch.Size`), their storages coming from
   torch.load's own archive reader (persistent ids);
-- OrderedDict, set, frozenset, and `_codecs.encode` for latin-1 text (how protocol 2 stores bytes).
+- OrderedDict, set, frozenset, and `_codecs.encode` for latin-1 text and `bytes()` (how protocol 2 stores bytes).
 
 A pickled `nn.Module` thus becomes a placeholder whose state holds `_modules`, `_parameters` and `_buffers`, from
 which `weights.checkpoint` builds the state_dict. torch is imported only for torch checkpoints.
@@ -152,7 +152,10 @@ def _array(raw, dtype, shape, order):
     if len(raw) != count * dtype.dtype.itemsize:
         raise pickle.UnpicklingError(f"numpy array of shape {shape!r:.100} and dtype {dtype.dtype} needs "
                                      f"{count * dtype.dtype.itemsize} bytes, the pickle has {len(raw)}")
-    array = np.frombuffer(raw, dtype.dtype, count) if count else np.zeros(0, dtype.dtype)
+    if dtype.dtype.kind == "b" and raw.translate(None, b"\x00\x01"):
+        raise pickle.UnpicklingError("a bool array holds bytes other than 0 and 1")
+    # bytearray: a writable array (torch.from_numpy takes it without a warning), one array's copy at a time.
+    array = np.frombuffer(raw if isinstance(raw, bytearray) else bytearray(raw), dtype.dtype, count)
     return array.reshape(shape, order="F" if order in ("F", True) else "C")
 
 
@@ -160,6 +163,12 @@ def _encode(text, encoding="latin1"):
     if not (isinstance(text, str) and encoding in ("latin1", "latin-1", "iso-8859-1", "iso8859-1")):
         raise pickle.UnpicklingError("_codecs.encode is allowed for latin-1 text only")
     return text.encode("latin1")
+
+
+def _empty_bytes(*args):  # protocol 2 writes b"" as a call of `bytes`; bytes(n) would allocate n bytes
+    if args:
+        raise pickle.UnpicklingError("bytes() is allowed without arguments only")
+    return b""
 
 
 def _reconstructor(cls, base, state=None):  # copyreg's, for objects of old-style reduce
@@ -172,7 +181,7 @@ _DATA_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
     ("__builtin__", "set"): set, ("__builtin__", "frozenset"): frozenset,
-    ("_codecs", "encode"): _encode,
+    ("_codecs", "encode"): _encode, ("builtins", "bytes"): _empty_bytes, ("__builtin__", "bytes"): _empty_bytes,
     ("copyreg", "_reconstructor"): _reconstructor, ("copy_reg", "_reconstructor"): _reconstructor,
     ("numpy", "ndarray"): _NdarrayMarker, ("numpy", "dtype"): _DtypeSpec,
 }
