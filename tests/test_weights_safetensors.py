@@ -111,10 +111,11 @@ def _file(tmp_path, header, data=b""):
                                                                                 "but the file has 4 bytes"),
     ({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8, "tensor 'x': shape (3,) of F32 "
                                                                                 "needs 12 bytes"),
-    ({"x": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\0", "tensor 'x': dtype F8_E4M3 has no numpy type"),
+    ({"x": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\0", "tensor 'x': dtype F8_E4M3 has no "
+                                                                              "numpy type"),
     ({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, "tensor 'x': bad shape"),
-    ({"x": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}, b"\0" * 4, "tensor 'x': data_offsets [4, 0] end before "
-                                                                                "they begin"),
+    ({"x": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}, b"\0" * 4, "tensor 'x': data_offsets [4, 0] "
+                                                                                "end before they begin"),
     ({"x": 5}, b"", "tensor 'x': header entry is not a JSON object"),
     (b"{not json", b"", "the safetensors header is not JSON"),
     ({"__metadata__": [1]}, b"", "__metadata__ is not a JSON object"),

@@ -115,8 +115,9 @@ def load(path, allow_nonfinite=False, progress=None):
 
     Checkpoints are read without running code from them, whole pickled models included (see
     `weights.checkpoint`); `load_checkpoint(path, trust_pickle=True)` unpickles normally for what that cannot take.
-    Every malformed file is a one-line `WeightsError` naming it. NaN / Inf are checked when reading `.wts` and checkpoints; safetensors are mapped, not read, and their
-    values are checked by the `WeightStore` as the network takes them.
+    Every malformed file is a one-line `WeightsError` naming it. NaN / Inf are checked when reading `.wts` and
+    checkpoints; safetensors are mapped, not read, and their values are checked by the `WeightStore` as the
+    network takes them.
     """
     kind = detect_format(path)
     if kind == "wts":
