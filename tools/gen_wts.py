@@ -5,8 +5,12 @@
     python tools/gen_wts.py yolov5s.pt -o yolov5s.safetensors --dtype float16
     python tools/gen_wts.py yolov5s.wts -o yolov5s.safetensors        # and back
 
-Checkpoints are read without running code from them (torch.load(weights_only=True)); a whole pickled model, as
-YOLOv5's train.py saves, needs --trust-pickle and the model's code importable. The output is written atomically.
+Checkpoints are read without running code from them, whole pickled models included (YOLOv5's and ultralytics'
+last.pt / best.pt, torch.save(model) of torchvision or timm models): every class the pickle names becomes an
+inert placeholder and the weights come from the model's pickled parameters and buffers, so neither the training
+repository nor its code is needed. --trust-pickle unpickles normally instead (running the file's code) for what
+that cannot read; it finds a YOLOv5 repository's `models.*` / `utils.*` in the pip `yolov5` package.
+The output is written atomically.
 """
 import _common  # noqa: F401,I001  (first: puts the project on sys.path, tools/ last)
 import argparse
@@ -29,7 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--key", help="the checkpoint entry holding the weights when there are several "
                                  "(ema, model, state_dict ...; default: ema, then model, then state_dict)")
     p.add_argument("--trust-pickle", action="store_true",
-                   help="allow pickled Python objects (a whole model): this runs code from the file")
+                   help="unpickle normally, running code from the file (only for what the default reader, which "
+                        "runs nothing, cannot take); the model's code must import")
     p.add_argument("--strip-prefix", default="module.", metavar="PREFIX",
                    help="removed when every name starts with it (default: 'module.', DataParallel's); '' keeps "
                         "names as they are")

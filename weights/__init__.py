@@ -8,7 +8,8 @@
     store = weights.WeightStore(w)               # what network definitions read, shape-checked
 
 No torch here: engines are built on a Jetson with numpy and TensorRT alone. Only `weights.checkpoint` (reading
-`.pt` files) imports torch, when called.
+`.pt` files) imports torch, when called. `weights.atomic` (atomic_output, atomic_write) writes any output file
+whole or not at all.
 """
 import hashlib
 import os
@@ -112,10 +113,11 @@ def detect_format(path):
 def load(path, allow_nonfinite=False, progress=None):
     """Read `.wts`, safetensors or (with torch installed) a PyTorch checkpoint into a `WeightFile`.
 
-    Checkpoints are read with `torch.load(weights_only=True)`: one holding a whole pickled model needs
-    `weights.checkpoint.load_checkpoint(path, trust_pickle=True)` or `tools/gen_wts.py --trust-pickle`.
-    NaN / Inf are checked when reading `.wts` and checkpoints; safetensors are mapped, not read, and their
-    values are checked by the `WeightStore` as the network takes them.
+    Checkpoints are read without running code from them, whole pickled models included (see
+    `weights.checkpoint`); `load_checkpoint(path, trust_pickle=True)` unpickles normally for what that cannot take.
+    Every malformed file is a one-line `WeightsError` naming it. NaN / Inf are checked when reading `.wts` and
+    checkpoints; safetensors are mapped, not read, and their values are checked by the `WeightStore` as the
+    network takes them.
     """
     kind = detect_format(path)
     if kind == "wts":

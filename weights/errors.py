@@ -57,19 +57,31 @@ class UnusedWeightsWarning(UserWarning):
     """Weights that the network definition never used (without `strict`)."""
 
 
+# Anything echoed from a file (a name, a value, an exception's text) is cut to this many characters, and a whole
+# message to MESSAGE_LIMIT: a 50 MB tensor name must not become a 50 MB error line.
+ECHO_LIMIT = 100
+MESSAGE_LIMIT = 2000
+
+
+def clip(text, limit=ECHO_LIMIT):
+    """`text` (any object, as str) cut to `limit` characters, with an ellipsis when cut."""
+    text = text if isinstance(text, str) else str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def located(message, path=None, line=None, tensor=None):
     """`path:line: tensor 'name': message`, leaving out what is unknown. Newlines are flattened: one line."""
     where = ""
     if path is not None:
         where = f"{path}:{line}: " if line is not None else f"{path}: "
     if tensor is not None:
-        where += f"tensor {tensor!r}: "
-    return re.sub(r"\s*[\r\n]\s*", " ", where + message).strip()
+        where += f"tensor {clip(repr(tensor))}: "
+    return re.sub(r"\s*[\r\n]\s*", " ", where + clip(message, MESSAGE_LIMIT)).strip()
 
 
 def short_list(names, limit=8):
     """'a, b, c' or 'a, b, ... and 12 more': error messages stay one readable line."""
-    names = list(names)
+    names = [clip(name) for name in names]
     shown = ", ".join(names[:limit])
     return shown if len(names) <= limit else f"{shown}, ... and {len(names) - limit} more"
 

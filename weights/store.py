@@ -107,7 +107,7 @@ class WeightStore:
         # A wrapper prefix (module., model.) is the usual cause: look for the name as a suffix first.
         suffixed = [n for n in names if n.endswith("." + name)]
         similar = suffixed[:3] or difflib.get_close_matches(name, names, n=3, cutoff=0.8)
-        advice = f"; similar names in the weights: {', '.join(similar)}" if similar else ""
+        advice = f"; similar names in the weights: {short_list(similar)}" if similar else ""
         return MissingWeightsError(located(f"missing from the weights{needed}{advice}", self.source, tensor=name),
                                    [name])
 

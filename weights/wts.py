@@ -20,8 +20,8 @@ import re
 
 import numpy as np
 
-from ._atomic import atomic_output
-from .errors import FormatError, NonFiniteError, WeightsError, check_finite, first_nonfinite, located
+from .atomic import atomic_output
+from .errors import FormatError, NonFiniteError, WeightsError, check_finite, clip, first_nonfinite, located
 
 # Values per chunk, reading and writing: the temporaries stay in the CPU's caches whatever a tensor's size.
 CHUNK = 1 << 16
@@ -34,6 +34,7 @@ _NEXT_ON_LINE = re.compile(rb"[ \t\r\f\v]*(\S*)")  # the next token on this line
 _SPACES = re.compile(rb"[ \t\r\f\v]*")
 _HEX = re.compile(rb"[0-9a-fA-F]{1,8}")
 _WHITESPACE = frozenset(b" \t\n\r\f\v")
+_MAX_DIGITS = 100  # far beyond any file, and far below Python's 4300-digit int limit
 
 
 # ---------------------------------------------------------------- writing
@@ -105,6 +106,10 @@ def read_wts(path, progress=None, allow_nonfinite=False):
         raise WeightsError(located(f"cannot read: {e.strerror or e}", path)) from None
     try:
         return _Parser(path, buf, progress, allow_nonfinite).parse()
+    except WeightsError:
+        raise
+    except Exception as e:  # anything else a hostile file makes Python raise: one line naming the file
+        raise FormatError(located(f"cannot parse: {type(e).__name__}: {clip(e)}", path)) from None
     finally:
         try:
             buf.close()
@@ -127,6 +132,12 @@ class _Parser:
     def error(self, pos, message, tensor=None):
         return FormatError(located(message, self.path, self.line_of(pos), tensor))
 
+    def number(self, token, pos, what, tensor=None):
+        # A count no file can hold (and past Python's 4300-digit int limit) is an error, not an attempt.
+        if len(token) > _MAX_DIGITS:
+            raise self.error(pos, f"{what} {_show(token)} is too large", tensor)
+        return int(token)
+
     # ---- structure
     def parse(self):
         buf = self.buf
@@ -136,7 +147,7 @@ class _Parser:
             raise self.error(0, "no tensors: the file is blank")
         if not token.isdigit():
             raise self.error(m.start(1), f"expected the number of tensors, found {_show(token)}")
-        count = int(token)
+        count = self.number(token, m.start(1), "number of tensors")
         if count == 0:
             raise self.error(m.start(1), "the file declares 0 tensors (tensorrtx's loader needs at least one)")
         extra = _NEXT_ON_LINE.match(buf, m.end())
@@ -162,7 +173,8 @@ class _Parser:
                 raise self.error(name_pos, "no number of values after the name", name)
             if not c.group(1).isdigit():
                 raise self.error(c.start(1), f"expected the number of values, found {_show(c.group(1))}", name)
-            arrays[name], pos = self.values(name, name_pos, int(c.group(1)), c.end())
+            n = self.number(c.group(1), c.start(1), "number of values", name)
+            arrays[name], pos = self.values(name, name_pos, n, c.end())
             defined_at[name] = name_pos
             self.tick(pos)
         m = _NEXT.match(buf, pos)
