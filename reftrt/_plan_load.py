@@ -294,7 +294,7 @@ def _layers(header, network, tensors, weights):
         layer._inputs, layer._outputs = inputs, outputs
         layer._output_types = [None if v is None else _member(DataType, v, f"{where}.output_types[{i}]")
                                for i, v in enumerate(types)]
-        layer._p = {k: _decode(v, weights, f"{where}.params.{k}") for k, v in params.items()}
+        layer._p = {k: _decode(v, weights, f"{where}.params.{clip(k, 60)}") for k, v in params.items()}
         _convert_params(layer, cls, f"{where}.params")
         for i, t in enumerate(outputs):
             t._producer, t._index = layer, i
