@@ -2,8 +2,9 @@
 
 A circle works or breaks depending on which module happens to be imported first, and function-level imports only
 hide it. (a) The static graph of intra-project imports, module-level and function-level alike, has no cycle.
-(b) Every module imports in a fresh interpreter: each one first (its parent packages as bare stubs unless it reads
-them, so that a package's __init__ cannot fix the order), and all of them in dependency order.
+(b) Every module imports in a fresh interpreter (one, which forgets the project's modules before each): each one
+first (its parent packages as bare stubs unless it reads them, so that a package's __init__ cannot fix the order),
+and all of them in dependency order.
 """
 import ast
 import functools
