@@ -1,4 +1,4 @@
-"""Exceptions shared by modules that must not import each other."""
+"""Errors shared by modules that must not import each other, and the bound on what their messages echo."""
 
 
 class PlanError(ValueError):

@@ -264,7 +264,7 @@ def _layers(header, network, tensors, weights):
         _dict(record, where, {"kind", "name", "metadata", "inputs", "outputs", "output_types", "params"})
         kind = _str(record["kind"], f"{where}.kind")
         cls = ILayer._registry.get(kind)
-        if cls is None or cls._layer_type is None:
+        if cls is None or cls._layer_type is None:  # bases such as _ConvBase are no layer kind
             raise PlanError(f"the plan uses layer kind {_show(kind)}, unknown to this reftrt")
         inputs = []
         for i, index in enumerate(_list(record["inputs"], f"{where}.inputs")):
