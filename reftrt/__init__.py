@@ -6,10 +6,11 @@ recorded outputs (tests/cookbook) and API manifests (tests/conformance). Host me
 device addresses in `set_tensor_address`.
 """
 from . import _version
-from ._builder import (Builder, IBuilderConfig, IHostMemory, ILogger, IOptimizationProfile, IProgressMonitor,
-                       ITimingCache, Logger)
+from ._builder import Builder, IBuilderConfig, IOptimizationProfile, IProgressMonitor, ITimingCache
 from ._enums import ENUMS as _ENUMS
 from ._graph import ILayer, INetworkDefinition, ITensor
+from ._hostmemory import IHostMemory
+from ._logger import ILogger, Logger
 from ._plugins import IPluginRegistry, get_plugin_registry
 from ._runtime import (EngineInspector, ICudaEngine, IDebugListener, IExecutionContext, IOutputAllocator, IProfiler,
                        Profiler, Runtime)

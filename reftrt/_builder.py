@@ -1,75 +1,21 @@
-"""Logger, Builder, IBuilderConfig, IOptimizationProfile, IHostMemory, and the build step.
+"""Builder, IBuilderConfig, IOptimizationProfile, ITimingCache, and the build step.
 
 Building validates the network as TensorRT's builder does (every layer is run on meta tensors for each
 optimization profile's min, opt and max shapes) and serializes it into a reference plan (reftrt/_plan.py). It
 never produces a plan for an invalid network: it logs the reason and returns None, as TensorRT does.
 """
-import sys
-import time
-
 import torch
 
 from . import _enums, _plan, _version
-from ._enums import (BuilderFlag, DataType, DeviceType, EngineCapability, HardwareCompatibilityLevel,
+from ._enums import (BuilderFlag, DeviceType, EngineCapability, HardwareCompatibilityLevel,
                      MemoryPoolType, NetworkDefinitionCreationFlag, PreviewFeature, ProfilingVerbosity,
                      RuntimePlatform, Severity, TacticSource)
 from ._graph import PROBE_SIZES, Context, INetworkDefinition, LayerError, _Strict, evaluate
+from ._hostmemory import host_memory
+from ._logger import ILogger, log
+from ._plugins import get_plugin_registry
+from ._runtime import Runtime
 from ._types import Dims, as_dims, torch_dtype
-
-
-def _severity_arg(value, what):
-    if not isinstance(value, Severity):
-        raise TypeError(f"{what}: expected trt.ILogger.Severity, got {type(value).__name__} {value!r}")
-    return value
-
-
-class ILogger:
-    """Base for user loggers: subclass it and override `log(severity, msg)`."""
-
-    Severity = Severity
-    INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = (Severity.INTERNAL_ERROR, Severity.ERROR, Severity.WARNING,
-                                                     Severity.INFO, Severity.VERBOSE)
-
-    def __init__(self):
-        pass
-
-    def log(self, severity, msg):
-        # Pure virtual in TensorRT: its bindings report the missing override and carry on.
-        print('[ERROR] Exception caught in log(): Tried to call pure virtual function "ILogger::log"',
-              file=sys.stderr, flush=True)
-
-
-class Logger(ILogger):
-    """The stock logger: prints messages at or above `min_severity` to stdout, formatted like TensorRT's."""
-
-    _TAGS = {0: "F", 1: "E", 2: "W", 3: "I", 4: "V"}
-
-    def __init__(self, min_severity=Severity.WARNING):
-        super().__init__()
-        self._min_severity = _severity_arg(min_severity, "Logger()")
-
-    @property
-    def min_severity(self):
-        return self._min_severity
-
-    @min_severity.setter
-    def min_severity(self, value):
-        self._min_severity = _severity_arg(value, "Logger.min_severity")
-
-    def log(self, severity, msg):
-        _severity_arg(severity, "Logger.log")
-        if isinstance(msg, bytes):
-            msg = msg.decode()
-        elif not isinstance(msg, str):
-            raise TypeError(f"Logger.log: expected a str message, got {type(msg).__name__}")
-        if int(severity) <= int(self._min_severity):
-            stamp = time.strftime("%m/%d/%Y-%H:%M:%S")
-            print(f"[{stamp}] [TRT] [{self._TAGS[int(severity)]}] {msg}", file=sys.stdout, flush=True)
-
-
-def log(logger, severity, message):
-    if logger is not None:
-        logger.log(severity, message)
 
 
 class IProgressMonitor:
@@ -77,18 +23,6 @@ class IProgressMonitor:
 
     def __init__(self):
         pass
-
-
-class IHostMemory(bytes):
-    """A serialized plan. TensorRT's IHostMemory exposes the buffer protocol; a bytes subclass does the same."""
-
-    @property
-    def dtype(self):
-        return DataType.UINT8
-
-    @property
-    def nbytes(self):
-        return len(self)
 
 
 class IOptimizationProfile(_Strict):
@@ -281,7 +215,7 @@ class ITimingCache:
         self._data = data
 
     def serialize(self):
-        return IHostMemory(self._data)
+        return host_memory(self._data)
 
     def combine(self, input_cache, ignore_mismatch):
         return True
@@ -336,7 +270,6 @@ class Builder:
         return IOptimizationProfile()
 
     def get_plugin_registry(self):
-        from ._plugins import get_plugin_registry
         return get_plugin_registry()
 
     def reset(self):
@@ -349,14 +282,13 @@ class Builder:
         def build_serialized_network(self, network, config, kernel_text=None):
             # kernel_text (TensorRT 11 only) carries kernels for the GPU; reftrt has none to add.
             plan = build_plan(self, network, config)
-            return None if plan is None else IHostMemory(plan)
+            return None if plan is None else host_memory(plan)
     else:
         def build_serialized_network(self, network, config):
             plan = build_plan(self, network, config)
-            return None if plan is None else IHostMemory(plan)
+            return None if plan is None else host_memory(plan)
 
     def build_engine_with_config(self, network, config):
-        from ._runtime import Runtime
         plan = build_plan(self, network, config)
         return None if plan is None else Runtime(self._logger).deserialize_cuda_engine(plan)
 

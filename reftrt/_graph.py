@@ -16,7 +16,8 @@ import time
 import torch
 
 from . import _version
-from ._enums import DataType, LayerType, NetworkDefinitionCreationFlag, TensorFormat, TensorLocation
+from ._enums import DataType, LayerType, NetworkDefinitionCreationFlag, Severity, TensorFormat, TensorLocation
+from ._logger import log
 from ._types import Dims, as_dims, from_torch_dtype, torch_dtype
 
 # Probe sizes for -1 dimensions: distinct, and divisible by the strides and factors networks commonly use
@@ -495,11 +496,9 @@ class INetworkDefinition(_Strict):
         return self._builder.logger if self._builder is not None else None
 
     def _log(self, severity, message):
-        from ._builder import log
         log(self._logger(), severity, message)
 
     def _log_error(self, message):
-        from ._enums import Severity
         if message not in self._logged:
             self._logged.add(message)
             self._log(Severity.ERROR, message)

@@ -5,30 +5,31 @@ A plan is self-describing and loads without pickle:
     b"REFTRTPLAN\\0"  magic (11 bytes)
     uint32 LE         format version
     uint64 LE         header length H
+    uint32 LE         CRC-32 of everything after this field (header and weights)
     H bytes           header, UTF-8 JSON: versions, I/O tensors, profiles, tensors, layers with their parameters
-    ...               weights, each at a 64-byte aligned offset given in the header
+    ...               weights, each at the next 64-byte aligned offset, as the header's weights table says
 
 Parameters are encoded as JSON values: enums as {"enum": "DataType", "name": "FLOAT"}, Dims as {"dims": [...]},
 Permutation as {"perm": [...]}, Weights as {"weights": index} into the weights table.
+
+Loading (reftrt/_plan_load.py) trusts nothing in the file: a plan that is damaged (the checksum: a flipped bit in
+the weights would otherwise run with wrong values), malformed, or whose layers do not validate for its profiles as
+the builder validated them, is refused with a PlanError naming what is wrong.
 """
 import json
 import struct
+import zlib
 
-import numpy as np
 import torch
 
 from . import _enums, _version
-from ._enums import DataType
-from ._graph import ILayer, INetworkDefinition, ITensor
+from ._errors import PlanError
 from ._types import Dims, Permutation, Weights, from_torch_dtype
 
 MAGIC = b"REFTRTPLAN\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ALIGN = 64
-
-
-class PlanError(ValueError):
-    pass
+_PREFIX = struct.Struct("<IQI")
 
 
 def _encode(value, blobs):
@@ -49,34 +50,6 @@ def _encode(value, blobs):
     if encode is not None:
         return {"object": encode(lambda v: _encode(v, blobs))}
     raise PlanError(f"cannot serialize parameter of type {type(value).__name__}")
-
-
-def _decode(value, weights):
-    if isinstance(value, list):
-        return [_decode(v, weights) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "enum" in value:
-        return getattr(_enum_class(value["enum"]), value["name"])
-    if "dims" in value:
-        return Dims(value["dims"])
-    if "perm" in value:
-        return Permutation(value["perm"])
-    if "weights" in value:
-        return weights[value["weights"]]
-    if "object" in value:
-        from ._plugins import plan_decode
-        return plan_decode(value["object"], lambda v: _decode(v, weights))
-    raise PlanError(f"unknown parameter encoding {value!r}")
-
-
-def _enum_class(name):
-    if name == "Severity":
-        return _enums.Severity
-    try:
-        return _enums.ENUMS[name]
-    except KeyError:
-        raise PlanError(f"the plan uses enum {name}, unknown to this reftrt") from None
 
 
 def serialize(network, layers, profiles, dtypes, config, shapes=None):
@@ -133,107 +106,39 @@ def serialize(network, layers, profiles, dtypes, config, shapes=None):
         pad = (-len(data)) % _ALIGN
         chunks.append(data + b"\0" * pad)
         offset += len(data) + pad
-    head = json.dumps(header, separators=(",", ":")).encode()
-    return MAGIC + struct.pack("<IQ", FORMAT_VERSION, len(head)) + head + b"".join(chunks)
+    return pack(header, b"".join(chunks))
 
 
-class Plan:
-    """A deserialized plan: the graph (as reftrt network objects, ready to run) and its I/O description."""
-
-    def __init__(self, header, network, tensors, layers):
-        self.header, self.network, self.tensors, self.layers = header, network, tensors, layers
-        self.inputs = [tensors[i] for i in header["inputs"]]
-        self.outputs = [tensors[i] for i in header["outputs"]]
-        self.io = self.inputs + self.outputs
-        self.by_name = {t.name: t for t in self.io}
-        self.dtypes = {tensors[i]: getattr(DataType, r["dtype"]) for i, r in enumerate(header["tensors"])}
-        self.shapes = {tensors[i]: Dims(r["shape"]) for i, r in enumerate(header["tensors"])}
-        self.shape_io = {tensors[i] for i in header["shape_io"]}
-        self.debug = [tensors[i] for i in header["debug"]]
-        self.profiles = header["profiles"]
+def pack(header, body):
+    """The plan file for a header (a JSON-able dict) and its weights."""
+    return frame(json.dumps(header, separators=(",", ":")).encode(), body)
 
 
-def deserialize(data):
-    data = bytes(data)
+def frame(head, body):
+    """The plan file for a header (UTF-8 JSON bytes) and its weights: magic, version, lengths and checksum."""
+    return MAGIC + _PREFIX.pack(FORMAT_VERSION, len(head), zlib.crc32(body, zlib.crc32(head))) + head + body
+
+
+def split(data):
+    """(header as JSON text, weights) of a plan whose framing and checksum are intact; PlanError otherwise."""
+    data = memoryview(data).tobytes()
     if not data.startswith(MAGIC):
-        raise PlanError("not a reftrt plan (bad magic); real TensorRT engines cannot run on reftrt")
-    try:
-        version, head_len = struct.unpack_from("<IQ", data, len(MAGIC))
-    except struct.error:
-        raise PlanError("truncated plan header") from None
+        what = "an empty buffer" if not data else "not a reftrt plan (bad magic)"
+        raise PlanError(f"{what}; real TensorRT engines cannot run on reftrt")
+    if len(data) < len(MAGIC) + _PREFIX.size:
+        raise PlanError(f"truncated plan: {len(data)} bytes, shorter than the plan prefix")
+    version, head_len, crc = _PREFIX.unpack_from(data, len(MAGIC))
     if version != FORMAT_VERSION:
         raise PlanError(f"plan format version {version}, this reftrt reads version {FORMAT_VERSION}")
-    start = len(MAGIC) + 12
+    start = len(MAGIC) + _PREFIX.size
+    if head_len > len(data) - start:
+        raise PlanError(f"truncated plan: the header needs {head_len} bytes, {len(data) - start} remain")
+    if zlib.crc32(memoryview(data)[start:]) != crc:
+        raise PlanError("the plan is damaged (checksum mismatch)")
     try:
-        header = json.loads(data[start:start + head_len].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PlanError(f"corrupt plan header: {e}") from None
-    if header.get("trt_version", "").split(".")[0] != _version.TRT_VERSION.split(".")[0]:
-        raise PlanError(f"the plan was built for TensorRT {header.get('trt_version')} API, this reftrt emulates "
-                        f"{_version.TRT_VERSION}")
-    body = start + head_len
-    weights = []
-    for w in header["weights"]:
-        dtype = getattr(DataType, w["dtype"])
-        if w["count"] == 0:
-            weights.append(Weights(dtype))
-            continue
-        begin = body + w["offset"]
-        if begin + w["nbytes"] > len(data):
-            raise PlanError("truncated plan: weights extend past the end")
-        if dtype == DataType.BF16:
-            raw = torch.frombuffer(bytearray(data[begin:begin + w["nbytes"]]), dtype=torch.bfloat16)
-            weights.append(_TorchWeights(dtype, raw))
-            continue
-        from ._types import nptype
-        array = np.frombuffer(data, dtype=nptype(dtype), count=w["count"], offset=begin).copy()
-        weights.append(Weights(array))
-
-    network = INetworkDefinition()
-    network._name = header.get("name", "")
-    tensors = []
-    for record in header["tensors"]:
-        t = ITensor(network, record["name"])
-        t._input_shape = Dims(record["shape"])
-        t._input_dtype = getattr(DataType, record["dtype"])
-        tensors.append(t)
-    layers = []
-    for record in header["layers"]:
-        cls = ILayer._registry.get(record["kind"])
-        if cls is None:
-            raise PlanError(f"the plan uses layer kind {record['kind']}, unknown to this reftrt")
-        layer = object.__new__(cls)
-        layer._network = network
-        layer._name = record["name"]
-        layer._metadata = record.get("metadata", "")
-        layer._precision = None
-        layer._inputs = [None if i is None else tensors[i] for i in record["inputs"]]
-        layer._outputs = [tensors[i] for i in record["outputs"]]
-        layer._output_types = [None if n is None else getattr(DataType, n) for n in record["output_types"]]
-        layer._p = {k: _decode(v, weights) for k, v in record["params"].items()}
-        for i, t in enumerate(layer._outputs):
-            t._producer, t._index = layer, i
-        layer._restore()
-        layers.append(layer)
-    network._layers = layers
-    network._inputs = [tensors[i] for i in header["inputs"]]
-    network._outputs = [tensors[i] for i in header["outputs"]]
-    return Plan(header, network, tensors, layers)
+        text = data[start:start + head_len].decode()
+    except UnicodeDecodeError as e:
+        raise PlanError(f"corrupt plan header: {e.reason} at byte {e.start}") from None
+    return text, data[start + head_len:]
 
 
-class _TorchWeights(Weights):
-    """bfloat16 weights (numpy has no bfloat16)."""
-
-    def __init__(self, dtype, tensor):
-        self._type, self._array, self._tensor = dtype, None, tensor
-
-    @property
-    def size(self):
-        return int(self._tensor.numel())
-
-    @property
-    def nbytes(self):
-        return int(self._tensor.numel() * self._tensor.element_size())
-
-    def _torch(self):
-        return self._tensor

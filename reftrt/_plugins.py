@@ -1,4 +1,5 @@
 """Plugin registry (what `get_plugin_registry()` returns) and plan encoding of plugin layers."""
+from ._errors import PlanError
 
 
 class IPluginRegistry:
@@ -42,6 +43,5 @@ def register_plan_decoder(kind, decode):
 def plan_decode(record, decode_value):
     decode = _DECODERS.get(record.get("kind"))
     if decode is None:
-        from ._plan import PlanError
         raise PlanError(f"the plan needs plugin support {record.get('kind')!r}, which is not loaded")
     return decode(record, decode_value)

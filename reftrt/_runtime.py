@@ -9,13 +9,16 @@ import json
 
 import torch
 
-from . import _plan
-from ._builder import ILogger, IHostMemory, log
+from . import _plan_load
 from ._enums import (DataType, EngineCapability, ExecutionContextAllocationStrategy, HardwareCompatibilityLevel,
                      LayerInformationFormat, ProfilingVerbosity, Severity, TensorFormat, TensorIOMode,
-                     TensorLocation)
+                     TensorLocation, TrtEnum)
+from ._errors import ECHO_LIMIT, PlanError, clip
 from ._graph import Context, LayerError, evaluate, execute, schedule
-from ._types import Dims, as_dims, torch_dtype
+from ._hostmemory import host_memory
+from ._logger import ILogger, log
+from ._plugins import get_plugin_registry
+from ._types import Dims, Permutation, Weights, as_dims, to_int, torch_dtype
 
 
 class Runtime:
@@ -40,15 +43,26 @@ class Runtime:
         return 0
 
     def deserialize_cuda_engine(self, serialized_engine):
+        # Any buffer, as the bindings take one (bytes, IHostMemory, bytearray, memoryview, numpy arrays); not
+        # bytes(x), which would turn an int into that many zero bytes.
         try:
-            plan = _plan.deserialize(serialized_engine)
-        except _plan.PlanError as e:
-            log(self._logger, Severity.ERROR, f"IRuntime::deserializeCudaEngine: {e}")
+            data = memoryview(serialized_engine).tobytes()
+        except TypeError:
+            raise TypeError(f"deserialize_cuda_engine(): incompatible function arguments: expected a buffer, got "
+                            f"{type(serialized_engine).__name__}") from None
+        try:
+            plan = _plan_load.deserialize(data)
+        except PlanError as e:
+            log(self._logger, Severity.ERROR, f"IRuntime::deserializeCudaEngine: Error Code 1: Serialization "
+                                              f"({clip(e, 4 * ECHO_LIMIT)})")
             return None
-        return ICudaEngine(plan, bytes(serialized_engine), self._logger)
+        except Exception as e:  # noqa: BLE001 - a loader bug must still not escape as an exception, as in TensorRT
+            log(self._logger, Severity.ERROR, f"IRuntime::deserializeCudaEngine: Error Code 2: Internal Error "
+                                              f"({type(e).__name__}: {clip(e)})")
+            return None
+        return ICudaEngine(plan, data, self._logger)
 
     def get_plugin_registry(self):
-        from ._plugins import get_plugin_registry
         return get_plugin_registry()
 
 
@@ -182,7 +196,7 @@ class ICudaEngine:
         return 0
 
     def serialize(self):
-        return IHostMemory(self._data)
+        return host_memory(self._data)
 
     def create_execution_context(self, strategy=ExecutionContextAllocationStrategy.STATIC):
         return IExecutionContext(self)
@@ -398,8 +412,8 @@ class IExecutionContext:
             return Dims(self._plan.shapes[t])
         try:
             return Dims(self._infer()[name])
-        except LayerError as e:
-            self._log_error(str(e))
+        except Exception as e:  # noqa: BLE001 - a query: TensorRT logs the failure and answers the engine's shape
+            self._log_error(clip(e))
             return Dims(self._plan.shapes[t])
 
     def get_tensor_strides(self, name):
@@ -497,15 +511,21 @@ class IExecutionContext:
         return self.execute_async_v3(0)
 
     def execute_async_v3(self, stream_handle):
+        stream = to_int(stream_handle, unsigned=True)  # a TypeError for a non-integer, as pybind11
         missing = self._missing_inputs()
         if missing:
             self._log_error(f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (input shapes or values "
-                            f"are not set: {missing})")
+                            f"are not set: {clip(missing)})")
             return False
+        # TensorRT reports every failure of an enqueue through the logger and its return value.
         try:
-            self._run(int(stream_handle))
+            self._run(stream)
         except LayerError as e:
-            self._log_error(f"IExecutionContext::enqueueV3: Error Code 1: {e}")
+            self._log_error(f"IExecutionContext::enqueueV3: Error Code 1: {clip(e)}")
+            return False
+        except Exception as e:  # noqa: BLE001
+            self._log_error(f"IExecutionContext::enqueueV3: Error Code 2: Internal Error ({type(e).__name__}: "
+                            f"{clip(e)})")
             return False
         return True
 
@@ -632,8 +652,6 @@ class EngineInspector:
 
 
 def _jsonable(value):
-    from ._enums import TrtEnum
-    from ._types import Permutation, Weights
     if isinstance(value, TrtEnum):
         return value.name
     if isinstance(value, (Dims, Permutation)):

@@ -18,6 +18,7 @@ Default layer names: TensorRT's type string for IPluginV3Layer is not in the rec
 import sys
 
 from .. import _enums
+from .._errors import PlanError, clip
 from .._graph import ILayer, ITensor, Param
 from .._plugins import register_plan_decoder
 from ._common import network_method
@@ -117,13 +118,12 @@ def add_plugin_v3(self, inputs, shape_inputs, plugin):
 
 
 def _decode(record, decode_value):
-    from .._plan import PlanError
     plugin_id = record.get("plugin_id")
     lib = sys.modules.get("reftrt.plugin._lib")
     plugin_def = lib.QDP_REGISTRY.get(plugin_id) if lib is not None else None
     if plugin_def is None:
-        raise PlanError(f"the plan uses plugin '{plugin_id}' (tensorrt.plugin), which is not registered in this "
-                        f"process: import the module that defines it (@tensorrt.plugin.register and "
+        raise PlanError(f"the plan uses plugin '{clip(plugin_id)}' (tensorrt.plugin), which is not registered in "
+                        f"this process: import the module that defines it (@tensorrt.plugin.register and "
                         f"@tensorrt.plugin.impl) before deserializing, as TensorRT needs plugin creators registered")
     try:
         return _quick_plugin_class()._from_plan(plugin_def, record)

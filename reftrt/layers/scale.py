@@ -14,6 +14,8 @@ Types: the output has the input's type. Weights of another floating type are con
 TensorRT builder does with weights) and the math runs in float32. Under the TensorRT 10 API, a Scale layer whose
 output type is set to INT8 is a quantization node ("Quantization rounds ties to even, and clamps to [-128, 127]").
 """
+import inspect
+
 import torch
 
 from .._enums import DataType, ScaleMode
@@ -126,7 +128,6 @@ def add_scale_nd(self, input, mode, shift=None, scale=None, power=None, channel_
 def _signature():
     # pybind11 lets `channel_axis` be required after parameters with defaults; Python needs a sentinel default,
     # and the signature shows what the binding accepts.
-    import inspect
     P = inspect.Parameter
     params = [P("self", P.POSITIONAL_OR_KEYWORD), P("input", P.POSITIONAL_OR_KEYWORD),
               P("mode", P.POSITIONAL_OR_KEYWORD)]

@@ -16,7 +16,7 @@ if not _version.IS_11:
     raise ModuleNotFoundError(f"No module named 'reftrt.plugin': tensorrt.plugin needs TensorRT >= 10.6, reftrt "
                               f"emulates TensorRT {_version.TRT_VERSION} (REFTRT_TRT_VERSION)", name=__name__)
 
-from .._builder import Logger as _Logger
+from .._logger import Logger as _Logger
 from ._autotune import AutoTuneCombination
 from ._lib import aot_impl, autotune, impl, op, register
 from ._tensor import (KernelLaunchParams, Shape, ShapeExpr, ShapeExprs, SizeTensorDesc, SizeTensorShapeExpr,

@@ -335,10 +335,10 @@ class Checker:
             ref_base = getattr(self.mod, base, None)
             if base in classes and isinstance(ref_base, type) and not issubclass(cls, ref_base):
                 self.fail("classes", f"{name} does not derive from {base}; TensorRT's does")
-        # Members inherited only from Python built-in bases are not reftrt's API: IHostMemory derives from bytes
-        # to offer the buffer protocol (Python < 3.12 has no other way for a Python class).
+        # Inherited members count as the class's own (a base such as bytes would add its methods to the API); only
+        # object's are everyone's.
         def own(k):
-            return any(k in vars(c) for c in cls.__mro__ if c.__module__ != "builtins")
+            return any(k in vars(c) for c in cls.__mro__ if c is not object)
         public = sorted(k for k in dir(cls) if not k.startswith("_") and own(k))
         for k in public:
             if k not in mc["members"]:

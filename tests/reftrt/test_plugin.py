@@ -3,6 +3,7 @@
 The plugins here are written as for real TensorRT (only `torch.as_tensor(t)` without `device=`, which works on
 both). The first one ports the elementwise-add plugin of TensorRT's samples/python/quickly_deployable_plugins.
 """
+import json
 from typing import List, Tuple
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 import reftrt as trt
+from reftrt import _plan
 from tests.helpers.trt_logger import Recorder as CaptureLogger
 
 # tensorrt.plugin exists from TensorRT 10.6: under REFTRT_TRT_VERSION=10.3 there is nothing to test here.
@@ -479,9 +481,10 @@ def test_unregistered_plugin_at_deserialization():
 
     plan, logger = build(define)
     assert plan is not None, logger.errors()
-    # The same plan, but naming a plugin this process never registered (same length: the header stays valid).
-    renamed = bytes(plan).replace(b"tp::elemwise_add", b"tp::elemwise_XYZ")
-    assert renamed != bytes(plan)
+    # The same plan, but naming a plugin this process never registered (repacked: the checksum stays valid).
+    header, body = _plan.split(plan)
+    assert "tp::elemwise_add" in header
+    renamed = _plan.pack(json.loads(header.replace("tp::elemwise_add", "tp::elemwise_XYZ")), body)
     runtime_logger = CaptureLogger()
     assert trt.Runtime(runtime_logger).deserialize_cuda_engine(renamed) is None
     (message,) = runtime_logger.errors()
@@ -499,7 +502,7 @@ def test_impl_exception_fails_execution():
     assert plan is not None, logger.errors()
     ok, _, run_logger = run(plan, {"x": np.zeros(3, np.float32)})
     assert not ok
-    assert any("tp::raises" in m and "KeyError" in m for m in run_logger.errors())
+    assert any("tp::raises" in m and "KeyError" in m for m in run_logger.errors()), run_logger.errors()
 
 
 def test_op_call_checks_the_registered_schema():
