@@ -16,7 +16,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ["reftrt", "weights", "plugins"]
+PACKAGES = ["reftrt", "weights", "plugins", "netdefs"]
 
 
 def discover():
@@ -124,13 +124,7 @@ def test_graph_sees_function_level_and_relative_imports(tmp_path):
     assert find_cycle(edges) == ["pkg.a", "pkg.b", "pkg.a"]
 
 
-# weights/ is outside this branch's remit: weights/__init__.py and weights/checkpoint.py import each other (the
-# latter inside a function). strict: once weights is fixed, this xfail fails and must be removed.
-_KNOWN = {"weights": "weights <-> weights.checkpoint, to be fixed in weights/"}
-
-
-@pytest.mark.parametrize("package", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=_KNOWN[p]))
-                                     if p in _KNOWN else p for p in PACKAGES])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycles(package):
     modules, edges = graph()
     mine = [m for m in modules if m == package or m.startswith(package + ".")]

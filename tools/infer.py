@@ -84,13 +84,11 @@ def main(argv=None):
             pending = []
     if pending:
         run.batch(pending)
-    if run.count:
-        per = {k: 1e3 * v / run.count for k, v in run.totals.items()}
-        print(f"{run.count} images; per image: preprocess {per['preprocess']:.1f} ms, inference "
-              f"{per['inference']:.1f} ms, postprocess {per['postprocess']:.1f} ms ({engine.backend})")
-    else:
-        print(f"{args.source}: no image could be read", file=sys.stderr)
-        return 1
+    if not run.count:
+        raise _common.UserError(f"{args.source}: none of its images could be read")
+    per = {k: 1e3 * v / run.count for k, v in run.totals.items()}
+    print(f"{run.count} images; per image: preprocess {per['preprocess']:.1f} ms, inference "
+          f"{per['inference']:.1f} ms, postprocess {per['postprocess']:.1f} ms ({engine.backend})")
     if run.drawn:
         print(f"drew {run.drawn} images into {out_dir}/", file=sys.stderr)
     return 0

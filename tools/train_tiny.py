@@ -20,6 +20,7 @@ import numpy as np
 
 CLASSES = ("circle", "square", "triangle", "cross")
 SIZE = 64
+MODEL = "resnet18"  # the torchvision classifier trained here (a zoo model, so the tests can build it)
 
 
 def make_image(rng, cls, size=SIZE):
@@ -54,20 +55,22 @@ def train(out_dir, steps=60, seed=0, batch=32, n_eval=16, log=print):
     import torch
     import torchvision
 
+    from netdefs import families
     from netdefs.tasks.images import classify_preprocess
-    from netdefs.families.resnet import IMAGENET_PREPROCESS
     from weights import save_safetensors
+    model_spec = families.get(MODEL)
+    preprocess = model_spec.family.preprocess(model_spec.variant, (SIZE, SIZE))  # what the engine's sidecar records
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     started = time.perf_counter()
 
     def prep(images):
-        return torch.from_numpy(np.stack([classify_preprocess(im, (SIZE, SIZE), IMAGENET_PREPROCESS)
+        return torch.from_numpy(np.stack([classify_preprocess(im, (SIZE, SIZE), preprocess)
                                           for im in images]))
 
     train_images, train_labels = dataset(steps * batch // 2, seed)  # each image is seen twice
     x_all, y_all = prep(train_images), torch.from_numpy(train_labels).long()
-    model = torchvision.models.resnet18(weights=None, num_classes=len(CLASSES))
+    model = getattr(torchvision.models, MODEL)(weights=None, num_classes=len(CLASSES))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.2)
     model.train()
@@ -90,9 +93,9 @@ def train(out_dir, steps=60, seed=0, batch=32, n_eval=16, log=print):
     from netdefs.tasks.images import save_image
     for i, (im, c) in enumerate(zip(eval_images, eval_labels)):
         save_image(im, os.path.join(out_dir, "images", f"{CLASSES[c]}_{i:03d}.png"))
-    weights = os.path.join(out_dir, "resnet18_shapes.safetensors")
+    weights = os.path.join(out_dir, f"{MODEL}_shapes.safetensors")
     save_safetensors({k: v.detach().numpy().copy() for k, v in model.state_dict().items()}, weights)
-    info = {"model": "resnet18", "classes": list(CLASSES), "steps": steps, "seed": seed, "imgsz": SIZE,
+    info = {"model": MODEL, "classes": list(CLASSES), "steps": steps, "seed": seed, "imgsz": SIZE,
             "heldout_accuracy": accuracy, "seconds": round(time.perf_counter() - started, 1)}
     from weights.atomic import atomic_write
     atomic_write(os.path.join(out_dir, "train.json"), (json.dumps(info, indent=1) + "\n").encode())

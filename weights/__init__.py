@@ -11,14 +11,14 @@ No torch here: engines are built on a Jetson with numpy and TensorRT alone. Only
 `.pt` files) imports torch, when called. `weights.atomic` (atomic_output, atomic_write) writes any output file
 whole or not at all.
 """
-import hashlib
 import os
-from collections.abc import Mapping
 
 import numpy as np
 
+from .checkpoint import load_checkpoint
 from .errors import (CheckpointError, FormatError, MissingWeightsError, NonFiniteError, ShapeMismatchError,
                      UnsafePickleError, UnusedWeightsError, UnusedWeightsWarning, WeightsError, located)
+from .file import WeightFile, sha256_file, strip_prefix
 from .st import read_safetensors, save_safetensors
 from .store import WeightStore
 from .wts import read_wts, save_wts
@@ -27,55 +27,6 @@ __all__ = ["WeightFile", "WeightStore", "load", "save", "save_wts", "save_safete
            "strip_prefix", "load_checkpoint", "WeightsError", "FormatError", "NonFiniteError", "CheckpointError",
            "UnsafePickleError", "ShapeMismatchError", "MissingWeightsError", "UnusedWeightsError",
            "UnusedWeightsWarning"]
-
-
-class WeightFile(Mapping):
-    """name -> numpy array, in file order, with where the weights came from.
-
-    metadata: {str: str} (kept in a safetensors header: source, architecture hints, dtype, source_sha256 ...).
-    path: the file read, or None. format: "wts", "safetensors", "checkpoint" or None.
-    sha256: hex digest of the file's bytes, computed on first use.
-    """
-
-    def __init__(self, arrays, metadata=None, path=None, format=None):
-        self._arrays = arrays
-        self.metadata = dict(metadata or {})
-        self.path = os.fspath(path) if path is not None else None
-        self.format = format
-        self._sha256 = None
-
-    def __getitem__(self, name):
-        return self._arrays[name]
-
-    def __iter__(self):
-        return iter(self._arrays)
-
-    def __len__(self):
-        return len(self._arrays)
-
-    def __contains__(self, name):
-        return name in self._arrays
-
-    def shape(self, name):
-        shape = getattr(self._arrays, "shape", None)  # safetensors: from the header, without building a view
-        return tuple(shape(name)) if shape else tuple(np.shape(self._arrays[name]))
-
-    @property
-    def sha256(self):
-        if self._sha256 is None and self.path is not None:
-            self._sha256 = sha256_file(self.path)
-        return self._sha256
-
-    def __repr__(self):
-        return f"<WeightFile {self.path or '(memory)'}: {len(self)} tensors, {self.format or 'arrays'}>"
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # PyTorch's zip format, its legacy format (a pickled magic number), and plain pickles (protocol 2+).
@@ -128,12 +79,6 @@ def load(path, allow_nonfinite=False, progress=None):
     return load_checkpoint(path, allow_nonfinite=allow_nonfinite)
 
 
-def load_checkpoint(path, key=None, trust_pickle=False, strip="module.", allow_nonfinite=False, log=None):
-    """See `weights.checkpoint.load_checkpoint` (imported here lazily: it needs torch)."""
-    from .checkpoint import load_checkpoint as load_
-    return load_(path, key=key, trust_pickle=trust_pickle, strip=strip, allow_nonfinite=allow_nonfinite, log=log)
-
-
 def save(weights, path, metadata=None, dtype=None, progress=None, allow_nonfinite=False):
     """Write `weights` as `.wts` or safetensors, chosen by the extension of `path`."""
     extension = os.path.splitext(os.fspath(path))[1].lower()
@@ -145,14 +90,3 @@ def save(weights, path, metadata=None, dtype=None, progress=None, allow_nonfinit
         return save_safetensors(weights, path, metadata=metadata, dtype=dtype, progress=progress,
                                 allow_nonfinite=allow_nonfinite)
     raise WeightsError(located("unknown output format: the name must end in .wts or .safetensors", path))
-
-
-def strip_prefix(weights, prefix="module."):
-    """(weights without `prefix`, True) when every name starts with it, as in a DataParallel model's state_dict
-    (repeatedly: DataParallel in DataParallel); else (weights, False). Names that only some tensors start with are
-    left alone: they are a submodule's, not a wrapper's."""
-    stripped = False
-    while prefix and weights and all(k.startswith(prefix) and len(k) > len(prefix) for k in weights):
-        weights = {k[len(prefix):]: weights[k] for k in weights}
-        stripped = True
-    return weights, stripped

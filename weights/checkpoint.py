@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import unpickle
+from .file import WeightFile, strip_prefix
 from .errors import CheckpointError, UnsafePickleError, WeightsError, check_finite, clip, located, short_list
 from .unpickle import Placeholder
 
@@ -51,7 +52,6 @@ def load_checkpoint(path, key=None, trust_pickle=False, strip="module.", allow_n
     config = its `yaml`, names, nc, stride, task, args; JSON text except plain strings).
     Every problem with the file is a one-line `CheckpointError` naming it.
     """
-    from . import WeightFile, strip_prefix
 
     path = os.fspath(path)
     log = log or _log.info

@@ -148,6 +148,11 @@ def test_infer_skips_a_bad_image_in_a_folder_and_refuses_one_given_alone(tmp_pat
     assert "classify engines draw nothing" in r.stderr and not (tmp_path / "out").exists()
     one_line_error(run("infer.py", engine, images / "b.jpg"), "infer.py", f"{images / 'b.jpg'}: not an image")
     one_line_error(run("infer.py", engine, tmp_path / "nope"), "infer.py", "nope: no such file or directory")
+    (images / "a.png").unlink()
+    (images / "c.png").write_bytes(b"")
+    r = run("infer.py", engine, images)
+    assert r.returncode == 2 and r.stderr.count("warning: skipped") == 2
+    assert r.stderr.strip().splitlines()[-1] == f"infer.py: error: {images}: none of its images could be read"
 
 
 def test_infer_prints_names_from_the_sidecar_and_names_file(tmp_path):
