@@ -2,9 +2,10 @@
 (TensorRT 10.16).
 
 case_3d's output is the cancellation of two equal correlations (the kernel's second channel is the negated first),
-so what TensorRT printed is float32 rounding noise of sums reaching 1e5 (|values| < 0.01); it is compared with an
-absolute tolerance of 1e-5 (reftrt's noise is within 3e-8 of TensorRT's, the bound on any summation order is
-~18 x ulp(1e5) = 0.14).
+so what TensorRT printed is float32 rounding noise of sums reaching 1e5 (|values| < 0.01): which noise depends on the
+summation order of the CPU kernel PyTorch picks (AVX2 and AVX-512 machines differ by up to 0.004). It is compared
+with an absolute tolerance of one ulp of the partial sums, ulp(1e5) = 2^-7; a wrong weight or layout gives errors
+of 1e3 and more.
 case_int8qdq calls add_quantize / add_dequantize without output_type, which the TensorRT 11 API no longer accepts:
 under 11.4 the test passes INT8 / FLOAT explicitly (the defaults of the 10.x overloads it reproduces).
 """
@@ -109,7 +110,7 @@ def test_case_3d():
         layer = b.network.add_convolution_nd(tensor, 1, [3, 3], b.trt.Weights(w), b.trt.Weights(B))
         return [layer.get_output(0)]
 
-    assert_case(run(build, {"tensor": data}), LOG.case("case_3d"), atol=1e-5)
+    assert_case(run(build, {"tensor": data}), LOG.case("case_3d"), atol=float(np.spacing(np.float32(1e5))))
 
 
 def test_case_int8qdq():
