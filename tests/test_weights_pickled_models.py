@@ -280,3 +280,18 @@ def test_numpy_pickles_of_every_protocol_read_exactly(tmp_path, protocol):
     assert list(w) == [k for k in arrays if k != "scalar"]  # a numpy scalar is not a tensor: skipped
     for k in w:
         assert np.array_equal(w[k], arrays[k]) and w[k].dtype == arrays[k].dtype and w[k].flags.writeable, k
+
+
+def test_yolov5_repository_checkpoint_builds_with_its_class_names(tmp_path):
+    """The first hour as a user has it: `last.pt` from the YOLOv5 repository, then gen_wts and build.py with no
+    flag, and the engine's sidecar carries the checkpoint's class names; build.py also takes the .pt directly."""
+    pytest.importorskip("yolov5")
+    run_python(SAVE_YOLOV5.format(tests=str(ROOT / "tests")), tmp_path)
+    assert gen_wts_without_model_code(tmp_path, "last.pt", "-o", "last.safetensors").returncode == 0
+    for source in ("last.safetensors", "last.pt"):
+        r = subprocess.run([sys.executable, str(ROOT / "tools" / "build.py"), "yolov5n", "--weights", source,
+                            "--imgsz", "64", "--backend", "reference", "-o", "e.engine", "--quiet"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        meta = json.loads((tmp_path / "e.engine.json").read_text())
+        assert meta["names"] == [f"class{i}" for i in range(80)], source

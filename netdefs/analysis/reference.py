@@ -145,7 +145,8 @@ def resolve(spec, model, trust_pickle=False):
     """(module, weights) for a reference spec: "builtin" -> (None, None) (the caller loads its weights into
     `reference_model`); "python:MODULE:FN" or "FILE.py:FN" -> FN() returns the torch.nn.Module, whose state_dict is
     the weights; a checkpoint, .wts or safetensors path -> those weights in the upstream implementation (checkpoints
-    holding whole pickled models need trust_pickle: unpickling runs code)."""
+    are read without running their code, whole pickled models included; trust_pickle unpickles normally, for what the
+    placeholder reader cannot take)."""
     if spec == "builtin":
         return None, None
     if spec.startswith("python:") or (spec.count(":") == 1 and spec.split(":")[0].endswith(".py")):
