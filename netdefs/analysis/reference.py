@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from ..families import yolov5 as y
 def _offline():
     """The upstream packages probe the network and write config directories unless told not to."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
     if "YOLO_CONFIG_DIR" not in os.environ:  # one settings folder per process, removed when it exits
         folder = tempfile.mkdtemp(prefix="yolo-config-")
         atexit.register(shutil.rmtree, folder, True)
@@ -46,7 +48,10 @@ def _rows(shapes, name):
 
 
 def _yolov5(model, shapes):
-    with contextlib.redirect_stdout(io.StringIO()):  # ultralytics (imported by yolov5) announces its settings file
+    # ultralytics (imported by yolov5) announces its settings file; yolov5 7.0.14 imports pkg_resources, which
+    # setuptools deprecates: nothing a user can act on
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         import yolov5
         from yolov5.models.yolo import DetectionModel, SegmentationModel
 

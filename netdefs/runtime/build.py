@@ -1,8 +1,8 @@
 """Define and build networks: the family's layers on the backend's network API, the builder config and profiles."""
-import json
 import os
 import sys
 import time
+import warnings
 
 from weights import WeightStore, load as load_weights
 from weights.atomic import atomic_write
@@ -10,6 +10,7 @@ from weights.atomic import atomic_write
 from .. import families
 from ..errors import BuildError, UserError
 from ..family import MAX_BATCH
+from ..tasks import names as class_names
 from ..layers.net import Net
 from .backend import Logger, resolve_backend
 from .engine import PROJECT_VERSION, Engine
@@ -89,19 +90,15 @@ def batch_dimension(batch=1, dynamic_batch=None):
     return batch
 
 
-def names_from_metadata(metadata, num_classes):
-    """Class names a weights file carries (gen_wts stores a checkpoint's `names` as JSON: a list, or a dict keyed by
-    class index), as a list of `num_classes` strings; None when absent, malformed or of another length."""
-    raw = (metadata or {}).get("names")
+def names_from_metadata(metadata, num_classes, source):
+    """The class names the weights carry, for the sidecar; None (with a warning) when they are unusable, so that
+    `--names` or the task's standard list can still name the classes."""
     try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-        if isinstance(value, dict):
-            value = [value.get(str(i), value.get(i)) for i in range(len(value))]
-    except (ValueError, TypeError, RecursionError):
+        names = class_names.from_metadata(metadata, source)
+        return None if names is None else class_names.check_count(names, num_classes, f"{source}: metadata 'names'")
+    except UserError as e:
+        warnings.warn(f"{e}; the engine gets no class names from the weights")
         return None
-    if not isinstance(value, (list, tuple)) or len(value) != num_classes or any(v is None for v in value):
-        return None
-    return [str(v)[:100] for v in value]
 
 
 def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_batch=None, imgsz=None, strict=False,
@@ -123,7 +120,7 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
     _, sizes = family.image_sizes(spec, imgsz, dynamic_imgsz)  # refused before any weights are read
     family.resolve_options(spec, options)
     backend_name, trt = resolve_backend(backend, quiet=quiet) if isinstance(backend, str) else ("reference", backend)
-    metadata = None
+    metadata, source_name = None, None
     if getattr(weights, "demo", False):
         store, weights_sha, num_classes = weights, None, family.demo_classes
     else:
@@ -135,6 +132,7 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
         store = WeightStore(source, strict=strict)
         num_classes = family.check_weights(spec, {k: store.shape(k) for k in store.names()})
         metadata = getattr(source, "metadata", None)
+        source_name = getattr(source, "path", None) or "the weights"
     log = Logger(trt).logger
     builder = trt.Builder(log)
     flags = 0
@@ -146,7 +144,7 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
     network = builder.create_network(flags)
     net = Net(trt, network, store, precision, quant)
     info = family.network(net, spec, batch_dim, imgsz, num_classes, options, dynamic_imgsz)
-    names = names_from_metadata(metadata, num_classes)
+    names = names_from_metadata(metadata, num_classes, source_name)
     if names is not None:
         info["names"] = names
     store.finish()

@@ -6,8 +6,6 @@ reads its preprocessing, output names and class count from there, never from a f
 """
 import numpy as np
 
-from . import names as class_names
-
 
 class Task:
     name = ""
@@ -40,9 +38,7 @@ class Task:
         return None
 
 
-def first_output(meta, outputs):
-    """The task's main output: the first the sidecar lists (classifiers and segmenters: the logits)."""
-    return outputs[meta.get("outputs", ["logits"])[0]]
+def main_output(meta):
+    """The name of the task's main output: the first the sidecar lists (classifiers and segmenters: the logits)."""
+    return meta.get("outputs", ["logits"])[0]
 
-
-label = class_names.label

@@ -1,7 +1,7 @@
 """Classification: torchvision's eval transforms in (from the sidecar's "preprocess"); the top-5 classes out."""
 from . import images as im
-from .base import Task, first_output, label
-from .names import IMAGENET
+from .base import Task, main_output
+from .names import IMAGENET, label
 
 TOP = 5
 
@@ -17,7 +17,7 @@ class Classify(Task):
         return im.classify_preprocess(image, size, meta["preprocess"]), None
 
     def show(self, meta, outputs, i, path, image, state, names, draw, limit=None):
-        classes, probs = im.topk(im.softmax(first_output(meta, outputs)[i]), TOP)
+        classes, probs = im.topk(im.softmax(outputs[main_output(meta)][i]), TOP)
         print(f"{path}: top-{len(classes)}")
         for cls, p in zip(classes, probs):
             print(f"  {p:.4f}  {int(cls):>5d}" + (f"  {label(cls, names)}" if names else ""))
@@ -25,7 +25,7 @@ class Classify(Task):
 
     def agreement(self, meta, outs, truth_outs, raw, truth_raw):
         from ..analysis import metrics
-        key = meta.get("outputs", ["logits"])[0]
+        key = main_output(meta)
         return {"top1_agreement": metrics.top1_agreement(raw[key], truth_raw[key])}
 
 

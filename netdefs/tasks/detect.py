@@ -2,8 +2,8 @@
 import numpy as np
 
 from . import images as im
-from .base import Task, label
-from .names import COCO
+from .base import Task
+from .names import COCO, label
 
 
 def detections(outputs, i):

@@ -1,6 +1,7 @@
 """Semantic segmentation: resize + normalise in; per-pixel argmax of the logits upsampled to the image out."""
 from . import images as im
-from .base import Task, first_output, label
+from .base import Task, main_output
+from .names import label
 
 
 class Segment(Task):
@@ -12,7 +13,7 @@ class Segment(Task):
         return im.segment_preprocess(image, size, meta["preprocess"]), None
 
     def show(self, meta, outputs, i, path, image, state, names, draw, limit=None):
-        mask = im.segment_mask(first_output(meta, outputs)[i], image.shape[:2])
+        mask = im.segment_mask(outputs[main_output(meta)][i], image.shape[:2])
         histogram = im.class_histogram(mask)
         shown = histogram if limit is None else histogram[:limit]
         parts = [f"{label(c, names)} {100.0 * n / mask.size:.1f}%" for c, n in shown]
@@ -22,7 +23,7 @@ class Segment(Task):
 
     def agreement(self, meta, outs, truth_outs, raw, truth_raw):
         from ..analysis import metrics
-        key = meta.get("outputs", ["logits"])[0]
+        key = main_output(meta)
         pixel, miou = metrics.segmentation_agreement(raw[key].argmax(1), truth_raw[key].argmax(1),
                                                      meta["num_classes"])
         return {"pixel_agreement": pixel, "miou": miou}
