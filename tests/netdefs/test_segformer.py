@@ -32,7 +32,8 @@ CLEAN = {"segformer-b0": 9.6e-7, "segformer-b1": 1.1e-6, "segformer-b2": 9.5e-7,
          "segformer-b0 segformer.stages.3.layer_norm": 1.1e-6,
          "segformer-b0 decode_head.linear_projections.3.proj": 1.4e-6, "segformer-b0 decode_head.linear_fuse": 1.5e-6,
          "segformer-b0 decode_head.batch_norm": 1.7e-6, "segformer-b0 decode_head.activation": 1.7e-6,
-         "segformer-b0 decode_head.classifier": 1.5e-6}
+         "segformer-b0 decode_head.classifier": 1.5e-6,
+         "small-variance layer_norm": 2.3e-7, "small-variance logits": 7.7e-7}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -175,3 +176,25 @@ def test_named_points_match_forward_hooks():
     for p in PROBES:
         assert out[p].shape == tuple(seen[p].shape), p
         within(rel_err(out[p], seen[p].numpy()), CLEAN, f"segformer-b0 {p}")
+
+
+def test_layernorm_eps_where_it_matters():
+    """At unit variance a LayerNorm's eps (1e-5, nn.LayerNorm's default, which HF's SegFormer uses) moves its output
+    by ~5e-6 relative, under every parity bound: a wrong eps (or sqrt(var) + eps) would pass. Stage 0's patch
+    embedding is scaled down so that its LayerNorm sees a variance ~1e-4, where eps moves the output by ~5%."""
+    model = segformer_model("segformer-b0", seed=6)
+    with torch.no_grad():
+        proj = model.get_submodule("segformer.stages.0.patch_embeddings.proj")
+        proj.weight.mul_(1e-2)
+        proj.bias.mul_(1e-2)
+    probes = ["segformer.stages.0.patch_embeddings.layer_norm"]
+    x = inputs((1, 3, 64, 64), seed=10)
+    seen = {}
+    handle = model.get_submodule(probes[0]).register_forward_hook(
+        lambda m, i, o: seen.__setitem__(probes[0], o.detach().clone()))
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).logits.numpy()
+    handle.remove()
+    out = build_with_probes("segformer-b0", state_dict_arrays(model), probes, imgsz=64, batch=1)(x)
+    within(rel_err(out[probes[0]], seen[probes[0]].numpy()), CLEAN, "small-variance layer_norm")
+    within(rel_err(out["logits"], ref), CLEAN, "small-variance logits")

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from tests.helpers.ref_resnet import one_thread, smp_unet, state_dict_arrays, torchvision_classifier
