@@ -163,7 +163,7 @@ def run_mutant(m, scratch, timeout, mutate=True):
     if mutate:
         status, text = locate(m, scratch)
         if text is None:
-            return status, 0.0
+            return status, 0.0, ""
         path.write_text(text.replace(m.old, m.new))
     else:
         text = path.read_text()
@@ -173,20 +173,21 @@ def run_mutant(m, scratch, timeout, mutate=True):
         r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
                            cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
         code = r.returncode
+        why = next((line[1:].strip() for line in r.stdout.splitlines() if line.startswith("E ")), "")
     except subprocess.TimeoutExpired:
         code = "timeout"
     finally:
         path.write_text(text)
     elapsed = time.perf_counter() - started
     if code in (1, 2):
-        return "killed", elapsed
+        return "killed", elapsed, why[:150]
     if code == 0:
-        return "SURVIVED", elapsed
+        return "SURVIVED", elapsed, ""
     if code == "timeout":
-        return f"ERROR: timed out after {timeout} s", elapsed
+        return f"ERROR: timed out after {timeout} s", elapsed, ""
     if code == 5:
-        return "ERROR: the selection runs no test", elapsed
-    return f"ERROR: pytest exit status {code}", elapsed
+        return "ERROR: the selection runs no test", elapsed, ""
+    return f"ERROR: pytest exit status {code}", elapsed, why[:150]
 
 
 def main(argv=None):
@@ -219,16 +220,17 @@ def main(argv=None):
                     continue
                 seen.append(m.tests)
                 clean = Mutant("baseline", m.path, "", "", m.tests)
-                status, elapsed = run_mutant(clean, scratch, args.timeout, mutate=False)
+                status, elapsed, _ = run_mutant(clean, scratch, args.timeout, mutate=False)
                 print(f"{'passes' if status == 'SURVIVED' else 'FAILS':10s} {elapsed:6.1f} s  baseline: pytest "
                       f"{' '.join(m.tests)}", flush=True)
                 if status != "SURVIVED":
                     print("a selection fails without any mutant: fix it first")
                     return 2
         for m in mutants:
-            status, elapsed = run_mutant(m, scratch, args.timeout)
+            status, elapsed, why = run_mutant(m, scratch, args.timeout)
             results.append((m, status))
-            print(f"{status:10s} {elapsed:6.1f} s  {m.name}  ({m.path})", flush=True)
+            print(f"{status:10s} {elapsed:6.1f} s  {m.name}  ({m.path})" + (f"\n{'':20s}{why}" if why else ""),
+                  flush=True)
     killed = sum(s == "killed" for _, s in results)
     print(f"\n{killed}/{len(results)} killed ({100.0 * killed / max(len(results), 1):.0f}%)")
     for m, s in results:
