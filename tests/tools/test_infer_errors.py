@@ -96,8 +96,9 @@ def test_reftrt_plan_on_the_tensorrt_backend(infer, capsys, engine, image):
     assert_one_line_error(*run_infer(infer, capsys, engine, image, "--backend", "tensorrt"), "reftrt plan")
 
 
-@pytest.mark.xfail(NO_TENSORRT, strict=True, raises=ModuleNotFoundError, reason="netdefs.load takes a file that is neither a reftrt plan nor "
-                   "described by a sidecar for a TensorRT plan and imports tensorrt: ModuleNotFoundError")
+@pytest.mark.xfail(NO_TENSORRT, strict=True, raises=ModuleNotFoundError,
+                   reason="netdefs.load takes a file that is neither a reftrt plan nor described by a sidecar for a "
+                   "TensorRT plan and imports tensorrt: ModuleNotFoundError")
 def test_not_an_engine_without_sidecar(infer, capsys, engine, tmp_path, image):
     path = copy_engine(engine, tmp_path, plan=np.random.default_rng(1).bytes(3000), sidecar=False)
     assert_one_line_error(*run_infer(infer, capsys, path, image), str(path))
@@ -160,8 +161,8 @@ def test_truncated_image(engine, tmp_path, image):
     assert_one_line_error(*run_infer_process(engine, path), "truncated.jpg")
 
 
-@pytest.mark.xfail(strict=True, raises=FileExistsError, reason="--out naming an existing file: os.makedirs' FileExistsError escapes "
-                   "tools/_common.run")
+@pytest.mark.xfail(strict=True, raises=FileExistsError,
+                   reason="--out naming an existing file: os.makedirs' FileExistsError escapes tools/_common.run")
 def test_out_is_a_file(infer, capsys, engine, image, tmp_path):
     out = tmp_path / "out"
     out.write_text("")
