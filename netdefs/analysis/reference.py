@@ -9,6 +9,7 @@ torch and those packages are imported here, when a reference is made; the Tensor
 """
 import atexit
 import contextlib
+import copy
 import importlib
 import importlib.util
 import io
@@ -41,6 +42,39 @@ def _offline():
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+# The references are configured from the published configurations, written here, never from the netdefs' own tables:
+# a typo in a netdef's table would otherwise be in its reference too, and every comparison would pass.
+
+# ultralytics/yolov5 v5.0 (2021-04-11), models/yolov5s.yaml; depth_multiple / width_multiple are set per variant.
+YOLOV5_V50 = {
+    "anchors": [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]],
+    "backbone": [[-1, 1, "Focus", [64, 3]], [-1, 1, "Conv", [128, 3, 2]], [-1, 3, "C3", [128]],
+                 [-1, 1, "Conv", [256, 3, 2]], [-1, 9, "C3", [256]], [-1, 1, "Conv", [512, 3, 2]],
+                 [-1, 9, "C3", [512]], [-1, 1, "Conv", [1024, 3, 2]], [-1, 1, "SPP", [1024, [5, 9, 13]]],
+                 [-1, 3, "C3", [1024, False]]],
+    "head": [[-1, 1, "Conv", [512, 1, 1]], [-1, 1, "nn.Upsample", [None, 2, "nearest"]], [[-1, 6], 1, "Concat", [1]],
+             [-1, 3, "C3", [512, False]], [-1, 1, "Conv", [256, 1, 1]], [-1, 1, "nn.Upsample", [None, 2, "nearest"]],
+             [[-1, 4], 1, "Concat", [1]], [-1, 3, "C3", [256, False]], [-1, 1, "Conv", [256, 3, 2]],
+             [[-1, 14], 1, "Concat", [1]], [-1, 3, "C3", [512, False]], [-1, 1, "Conv", [512, 3, 2]],
+             [[-1, 10], 1, "Concat", [1]], [-1, 3, "C3", [1024, False]],
+             [[17, 20, 23], 1, "Detect", ["nc", "anchors"]]],
+}
+# (depth_multiple, width_multiple) of models/yolov5{n,s,m,l,x}.yaml (n from v6.0 on; the v5.0 files for s ... x)
+YOLOV5_MULTIPLES = {"n": (0.33, 0.25), "s": (0.33, 0.50), "m": (0.67, 0.75), "l": (1.0, 1.0), "x": (1.33, 1.25)}
+
+# The config.json of the Hub's nvidia/mit-b0 ... nvidia/mit-b5 (the encoders of nvidia/segformer-b*-finetuned-*).
+_SEGFORMER_COMMON = dict(num_attention_heads=[1, 2, 5, 8], sr_ratios=[8, 4, 2, 1], patch_sizes=[7, 3, 3, 3],
+                         strides=[4, 2, 2, 2], mlp_ratios=[4, 4, 4, 4], num_encoder_blocks=4)
+SEGFORMER_PUBLISHED = {
+    "b0": dict(_SEGFORMER_COMMON, hidden_sizes=[32, 64, 160, 256], depths=[2, 2, 2, 2], decoder_hidden_size=256),
+    "b1": dict(_SEGFORMER_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[2, 2, 2, 2], decoder_hidden_size=256),
+    "b2": dict(_SEGFORMER_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 6, 3], decoder_hidden_size=768),
+    "b3": dict(_SEGFORMER_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 18, 3], decoder_hidden_size=768),
+    "b4": dict(_SEGFORMER_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3], decoder_hidden_size=768),
+    "b5": dict(_SEGFORMER_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 6, 40, 3], decoder_hidden_size=768),
+}
+
+
 def _rows(shapes, name):
     if name not in shapes:
         raise UserError(f"the weights have no {name!r}: cannot tell the number of classes")
@@ -59,12 +93,9 @@ def _yolov5(model, shapes):
     d = y.detect_index(arch)
     nc = int(np.prod(shapes[f"model.{d}.m.0.bias"])) // 3 - 5 - (32 if seg else 0)
     root = Path(yolov5.__file__).parent / "models"
-    if arch == "v5.0":  # no yaml ships for v5.0: the same table netdefs/yolov5.py walks, as a yaml-equivalent dict
-        gd, gw = y.VARIANTS[variant]
-        up = lambda row: [row[0], row[1], "nn.Upsample" if row[2] == "Upsample" else row[2], row[3]]  # noqa: E731
-        cfg = {"nc": nc, "depth_multiple": gd, "width_multiple": gw, "anchors": y.ANCHORS_P5,
-               "backbone": [list(r) for r in y.BACKBONE_V50],
-               "head": [up(r) for r in y.NECK_P5] + [[[17, 20, 23], 1, "Detect", ["nc", "anchors"]]]}
+    if arch == "v5.0":  # no yaml ships for v5.0: the published one, written out (not netdefs/yolov5.py's tables)
+        gd, gw = YOLOV5_MULTIPLES[variant]
+        cfg = dict(copy.deepcopy(YOLOV5_V50), nc=nc, depth_multiple=gd, width_multiple=gw)
     else:
         name = model.lower().replace("-seg", "")
         cfg = str(root / ("segment" if seg else "hub" if arch == "p6" else "") / f"{name}{'-seg' if seg else ''}.yaml")
@@ -98,10 +129,7 @@ def _segformer(model, shapes):
     import torch
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
-    from ..families.segformer import NUM_HEADS, SR_RATIOS, VARIANTS
-    hidden_sizes, depths, decoder = VARIANTS[model.split("-")[1]]
-    config = SegformerConfig(hidden_sizes=hidden_sizes, depths=depths, decoder_hidden_size=decoder,
-                             num_attention_heads=NUM_HEADS, sr_ratios=SR_RATIOS,
+    config = SegformerConfig(**SEGFORMER_PUBLISHED[model.split("-")[1]],
                              num_labels=_rows(shapes, "decode_head.classifier.weight"))
     with torch.device("meta"):  # b5 has 85M parameters: skip the initialisation the weights overwrite anyway
         m = SegformerForSemanticSegmentation(config)

@@ -43,8 +43,6 @@ VARIANTS = {
 }
 NUM_HEADS = [1, 2, 5, 8]
 SR_RATIOS = [8, 4, 2, 1]
-NUM_HEADS = [1, 2, 5, 8]
-SR_RATIOS = [8, 4, 2, 1]
 OUTPUT_STRIDE = 4
 PREPROCESS = {"resize": "bilinear", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "scale": 1 / 255,
               "rgb": True}  # SegformerImageProcessor: 512x512 bilinear, rescale 1/255, ImageNet mean/std

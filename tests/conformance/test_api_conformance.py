@@ -2,9 +2,11 @@
 
 The rule is in trt_apicheck.py's docstring.  One child interpreter per version checks
 everything; each test here asserts one category of its findings, so a failure lists all the
-differences of that kind.  test_unimplemented reports, without failing, what TensorRT has and
-reftrt lacks: see it with `pytest -rA`, or set REFTRT_CONFORMANCE_REPORT=DIR to get
-DIR/reftrt-missing-<version>.txt.
+differences of that kind.  test_unimplemented reports what TensorRT has and reftrt lacks (see it
+with `pytest -rA`, or set REFTRT_CONFORMANCE_REPORT=DIR to get DIR/reftrt-missing-<version>.txt),
+and fails when something is missing that tests/data/reftrt_missing/ does not list: what reftrt
+implemented must stay implemented. When reftrt implements more, regenerate those files with
+REFTRT_CONFORMANCE_REPORT=tests/data/reftrt_missing.
 """
 import os
 from pathlib import Path
@@ -54,3 +56,26 @@ def test_unimplemented(report, real_bindings, short):
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         ts.trt_manifest_tool().write_atomic(Path(out_dir) / f"reftrt-missing-{VERSIONS[short]}.txt", text)
+    known = _missing_items((BASELINE / f"reftrt-missing-{VERSIONS[short]}.txt").read_text().splitlines()[1:])
+    regressed = sorted(_missing_items(lines[1:]) - known)
+    assert not regressed, (f"reftrt emulating TensorRT {VERSIONS[short]} no longer implements: "
+                           + "; ".join(f"{kind}: {name}" for kind, name in regressed))
+
+
+BASELINE = Path(__file__).resolve().parents[1] / "data" / "reftrt_missing"
+
+
+def _missing_items(lines):
+    """{(kind, name)} of a report's "  kind: a, b, c" lines (an overload line is one item), up to "not checked:"."""
+    items = set()
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        if line.strip() == "nothing":
+            continue
+        kind, _, names = line.strip().partition(": ")
+        if kind.startswith("overload of "):
+            items.add((kind, names))
+        else:
+            items.update((kind, n) for n in names.split(", "))
+    return items

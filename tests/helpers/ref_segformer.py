@@ -9,14 +9,25 @@ import torch
 
 from tests.helpers.refmodels import state_dict_arrays  # noqa: F401  (importing refmodels sets the offline env)
 
-from netdefs.families.segformer import NUM_HEADS, SR_RATIOS, VARIANTS
+# The published configurations, written here and not imported from netdefs.segformer (a typo in the netdef's tables
+# must not reach the reference too). Source: the config.json of the Hub's nvidia/mit-b0 ... nvidia/mit-b5 (and the
+# nvidia/segformer-b*-finetuned-* models built on them); every entry is given, SegformerConfig's defaults included.
+_COMMON = dict(num_channels=3, num_encoder_blocks=4, num_attention_heads=[1, 2, 5, 8], sr_ratios=[8, 4, 2, 1],
+               patch_sizes=[7, 3, 3, 3], strides=[4, 2, 2, 2], mlp_ratios=[4, 4, 4, 4], hidden_act="gelu",
+               layer_norm_eps=1e-6, semantic_loss_ignore_index=255)
+PUBLISHED = {
+    "b0": dict(_COMMON, hidden_sizes=[32, 64, 160, 256], depths=[2, 2, 2, 2], decoder_hidden_size=256),
+    "b1": dict(_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[2, 2, 2, 2], decoder_hidden_size=256),
+    "b2": dict(_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 6, 3], decoder_hidden_size=768),
+    "b3": dict(_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 18, 3], decoder_hidden_size=768),
+    "b4": dict(_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3], decoder_hidden_size=768),
+    "b5": dict(_COMMON, hidden_sizes=[64, 128, 320, 512], depths=[3, 6, 40, 3], decoder_hidden_size=768),
+}
 
 
 def segformer_model(model="segformer-b0", seed=0, num_labels=19):
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
-    hidden_sizes, depths, decoder = VARIANTS[model.split("-")[1]]
-    config = SegformerConfig(hidden_sizes=hidden_sizes, depths=depths, decoder_hidden_size=decoder,
-                             num_attention_heads=NUM_HEADS, sr_ratios=SR_RATIOS, num_labels=num_labels)
+    config = SegformerConfig(**PUBLISHED[model.split("-")[1]], num_labels=num_labels)
     with torch.device("meta"):
         m = SegformerForSemanticSegmentation(config)
     m = m.to_empty(device="cpu")

@@ -63,16 +63,54 @@ def state_dict_arrays(model):
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
+# ultralytics/yolov5 v5.0 (tag v5.0, 2021-04-11) models/yolov5s.yaml as published, written here (not imported from
+# netdefs.yolov5, whose tables it checks); depth_multiple / width_multiple are the caller's.
+YOLOV5_V50_YAML = """
+nc: 80
+anchors:
+  - [10,13, 16,30, 33,23]  # P3/8
+  - [30,61, 62,45, 59,119]  # P4/16
+  - [116,90, 156,198, 373,326]  # P5/32
+backbone:
+  [[-1, 1, Focus, [64, 3]],  # 0-P1/2
+   [-1, 1, Conv, [128, 3, 2]],  # 1-P2/4
+   [-1, 3, C3, [128]],
+   [-1, 1, Conv, [256, 3, 2]],  # 3-P3/8
+   [-1, 9, C3, [256]],
+   [-1, 1, Conv, [512, 3, 2]],  # 5-P4/16
+   [-1, 9, C3, [512]],
+   [-1, 1, Conv, [1024, 3, 2]],  # 7-P5/32
+   [-1, 1, SPP, [1024, [5, 9, 13]]],
+   [-1, 3, C3, [1024, False]],  # 9
+  ]
+head:
+  [[-1, 1, Conv, [512, 1, 1]],
+   [-1, 1, nn.Upsample, [None, 2, 'nearest']],
+   [[-1, 6], 1, Concat, [1]],  # cat backbone P4
+   [-1, 3, C3, [512, False]],  # 13
+   [-1, 1, Conv, [256, 1, 1]],
+   [-1, 1, nn.Upsample, [None, 2, 'nearest']],
+   [[-1, 4], 1, Concat, [1]],  # cat backbone P3
+   [-1, 3, C3, [256, False]],  # 17 (P3/8-small)
+   [-1, 1, Conv, [256, 3, 2]],
+   [[-1, 14], 1, Concat, [1]],  # cat head P4
+   [-1, 3, C3, [512, False]],  # 20 (P4/16-medium)
+   [-1, 1, Conv, [512, 3, 2]],
+   [[-1, 10], 1, Concat, [1]],  # cat head P5
+   [-1, 3, C3, [1024, False]],  # 23 (P5/32-large)
+   [[17, 20, 23], 1, Detect, [nc, anchors]],  # Detect(P3, P4, P5)
+  ]
+"""
+
+
 def yolov5_v50_model(seed=0, width=0.25, depth=0.33):
-    """YOLOv5 as released in v5.0 (Focus stem, SPP, C3 after SPP), from a yaml-equivalent dict."""
+    """YOLOv5 as released in v5.0 (Focus stem, SPP, C3 after SPP), from its published yaml."""
     import contextlib
     import io
+
+    import yaml
     from yolov5.models.yolo import DetectionModel
-    from netdefs.families.yolov5 import ANCHORS_P5, BACKBONE_V50, NECK_P5
-    up = lambda row: [row[0], row[1], "nn.Upsample" if row[2] == "Upsample" else row[2], row[3]]
-    cfg = {"nc": 80, "depth_multiple": depth, "width_multiple": width, "anchors": ANCHORS_P5,
-           "backbone": [list(r) for r in BACKBONE_V50],
-           "head": [up(r) for r in NECK_P5] + [[[17, 20, 23], 1, "Detect", ["nc", "anchors"]]]}
+    cfg = dict(yaml.safe_load(YOLOV5_V50_YAML), depth_multiple=depth, width_multiple=width)
     torch.manual_seed(seed)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         m = DetectionModel(cfg)

@@ -1,4 +1,4 @@
-"""plugins/bilinear.py (`trt_netdefs::bilinear_resize`) and netdefs.common.interpolate on reftrt.
+"""plugins/bilinear.py (`trt_netdefs::bilinear_resize`) and netdefs.layers.ops.interpolate on reftrt.
 
 - the torch reference (plugins.bilinear.reference: tables + gathers, not F.interpolate) equals F.interpolate within
   1e-5 on many seeded random sizes / scale factors, for (a) antialias=True and (b) scale_factor with a non-integer
@@ -230,7 +230,7 @@ def test_plugin_fp16():
     np.testing.assert_allclose(got.astype(np.float32), ref.numpy(), rtol=0, atol=2e-3)
 
 
-# ---- netdefs.common.interpolate: native where exact, the plugin otherwise ----------------------------------------
+# ---- netdefs.layers.ops.interpolate: native where exact, the plugin otherwise ----------------------------------------
 
 def _interp_network(x, precision="fp32", dynamic_batch=False, dynamic_hw=False, **kw):
     """Run interpolate(net, x, "up", **kw) in a network; (output, layer types by name)."""

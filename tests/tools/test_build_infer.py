@@ -40,10 +40,39 @@ def test_build_then_infer_draws_detections(tmp_path, yolov5n_weights):
     assert meta["model"] == "yolov5n" and meta["num_classes"] == 80 and meta["backend"] == "reference"
     assert meta["weights_sha256"] and meta["imgsz"] == [128, 128]
     out = tmp_path / "out"
-    r = run("infer.py", engine, bus_jpg(), "--out", out)
+    r = run("infer.py", engine, bus_jpg(), "--out", out, "--show", 1000)
     assert r.returncode == 0, r.stderr
-    assert "bus.jpg:" in r.stdout and "detections" in r.stdout and "per image" in r.stdout
-    assert (out / "bus.jpg").stat().st_size > 1000
+    assert "per image" in r.stdout
+    # What infer.py prints and draws, recomputed here: the engine on the letterboxed image, the boxes mapped back
+    # with yolov5's own scale_boxes (given the letterbox's ratio and padding).
+    import torch
+    from yolov5.utils.general import scale_boxes
+
+    import netdefs
+    from netdefs.tasks import images as im
+    image = im.read_image(bus_jpg())
+    boxed, ratio, pad = im.letterbox(image, (128, 128))
+    dets = netdefs.load(engine)(im.to_input([boxed]))
+    n = int(dets["num_dets"][0, 0])
+    assert n > 0, "no detections on bus.jpg: the comparison would prove nothing"
+    boxes = scale_boxes((128, 128), torch.from_numpy(dets["boxes"][0, :n].copy()), image.shape[:2],
+                        ratio_pad=((ratio, ratio), pad)).numpy()
+    scores, classes = dets["scores"][0, :n], dets["classes"][0, :n]
+    names = meta["names"]  # an 80-class detector whose weights carry none: COCO's
+    assert len(names) == 80 and names[0] == "person"
+    expected = [f"{bus_jpg()}: {n} detections"] + [
+        f"  {names[int(c)]:>12s} {s:.3f}  [{b[0]:.1f}, {b[1]:.1f}, {b[2]:.1f}, {b[3]:.1f}]"
+        for b, s, c in zip(boxes, scores, classes)]
+    printed = r.stdout.splitlines()[:n + 1]
+    assert printed[0] == expected[0]
+    assert sorted(printed[1:]) == sorted(expected[1:])  # equal scores may come in either order
+    drawn = tmp_path / "expected.jpg"
+    im.save_image(im.draw_detections(image, boxes, scores, classes, names), str(drawn))
+    # the same picture (boxes of equal scores may be drawn in another order, and overlap)
+    got, want = im.read_image(out / "bus.jpg"), im.read_image(drawn)
+    assert got.shape == image.shape
+    assert np.abs(got.astype(np.int16) - want).mean() <= 1.0
+    assert np.abs(got.astype(np.int16) - image).mean() > 2.0  # the boxes are there
 
 
 def test_demo_weights_are_announced(tmp_path):

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from tests.helpers.ref_resnet import one_thread, smp_unet, state_dict_arrays, torchvision_classifier
@@ -100,11 +99,6 @@ def test_upsample_bilinear_is_torch_interpolate():
 
 
 def test_segment_prints_the_histogram_and_draws_the_mask(tmp_path):
-    from netdefs import families
-    try:
-        families.get("unet-resnet18")
-    except Exception as e:  # the Unet family is another engineer's; this test needs it registered
-        pytest.skip(f"no unet-resnet18: {e}")
     model = smp_unet("resnet18", seed=6, classes=3)
     engine, meta = build(tmp_path, "unet-resnet18", model)
     assert meta["task"] == "segment"

@@ -26,12 +26,13 @@ class Network:
     def __init__(self):
         self.network = trt.Builder(trt.Logger(trt.Logger.ERROR)).create_network()
         self.keep = []
+        self.rng = np.random.default_rng(0)
 
     def __getattr__(self, name):
         return getattr(self.network, name)
 
     def w(self, *shape):
-        a = np.random.default_rng().standard_normal(shape).astype(np.float32)
+        a = self.rng.standard_normal(shape).astype(np.float32)
         self.keep.append(a)
         return a
 
