@@ -1,0 +1,132 @@
+"""Pose and OBB head pieces and rotated NMS (netdefs/layers/ultralytics_pose_obb.py) against ultralytics 8.4.x:
+its non_max_suppression(rotated=True), and its OBBModel / PoseModel heads built from the yaml with seeded random
+weights and randomised BatchNorm statistics, fed their own head inputs."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("ultralytics")
+
+from tests.helpers.ref_pose_obb import (build_network, head_inputs, head_intermediates, rel_err,  # noqa: E402
+                                        state_dict_arrays, ultralytics_model, ultralytics_rotated_nms)
+
+from netdefs.layers import ultralytics_pose_obb as po  # noqa: E402
+
+OUTPUTS = ("num_dets", "boxes", "scores", "classes", "index")
+
+
+# ---------------------------------------------------------------- rotated NMS
+def nms_engine(shape, iou, conf, max_det, candidates, agnostic=False, dynamic=None):
+    b, n, nc = shape
+
+    def define(net, t):
+        out = po.rotated_nms(net, t["pred_boxes"], t["pred_scores"], "nms", iou, conf, max_det, candidates, agnostic)
+        for k in OUTPUTS:
+            net.output(out[k], k)
+
+    profile = None
+    if dynamic:
+        profile = {"pred_boxes": [(d, n, 5) for d in dynamic], "pred_scores": [(d, n, nc) for d in dynamic]}
+    return build_network(define, {"pred_boxes": (b, n, 5), "pred_scores": (b, n, nc)}, dynamic=profile)
+
+
+def assert_same_detections(out, ref, max_det):
+    """The packed outputs hold exactly ultralytics' detections, in its order, and zeros / -1 after them."""
+    total = 0
+    for b, (rows, keep) in enumerate(ref):
+        n = int(out["num_dets"][b, 0])
+        assert n == len(rows), f"image {b}: {n} detections, ultralytics has {len(rows)}"
+        np.testing.assert_array_equal(out["index"][b, :n], keep)
+        np.testing.assert_array_equal(out["boxes"][b, :n, :4], rows[:, :4])
+        np.testing.assert_array_equal(out["boxes"][b, :n, 4], rows[:, 6])
+        np.testing.assert_array_equal(out["scores"][b, :n], rows[:, 4])
+        np.testing.assert_array_equal(out["classes"][b, :n], rows[:, 5].astype(np.int32))
+        assert (out["classes"][b, n:] == -1).all() and (out["scores"][b, n:] == 0).all()
+        assert (out["boxes"][b, n:] == 0).all() and out["boxes"].shape[1] == max_det
+        total += n
+    return total
+
+
+def random_rboxes(rng, b, n, nc, spread=100.0, size=(5, 40)):
+    xy = rng.uniform(0, spread, (b, n, 2))
+    wh = rng.uniform(*size, (b, n, 2))
+    angle = rng.uniform(-math.pi / 4, 3 * math.pi / 4, (b, n, 1))
+    return np.concatenate([xy, wh, angle], 2).astype(np.float32), rng.random((b, n, nc)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed,nc,iou,conf,max_det,agnostic", [
+    (0, 3, 0.3, 0.5, 50, False),   # max_det binds
+    (1, 1, 0.7, 0.25, 300, False), # fewer detections than max_det, one class
+    (2, 15, 0.45, 0.1, 100, True), # DOTA's class count, class-agnostic
+])
+def test_rotated_nms_equals_ultralytics_on_random_boxes(seed, nc, iou, conf, max_det, agnostic):
+    rng = np.random.default_rng(seed)
+    boxes, scores = random_rboxes(rng, 2, 300, nc)
+    out = nms_engine(boxes.shape[:2] + (nc,), iou, conf, max_det, 300, agnostic)(
+        {"pred_boxes": boxes, "pred_scores": scores})
+    ref = ultralytics_rotated_nms(boxes, scores, conf, iou, max_det, agnostic)
+    assert assert_same_detections(out, ref, max_det) > 20
+
+
+def test_rotated_nms_dense_overlaps_and_near_threshold_ious():
+    """Crowded boxes (most pairs overlap), and an IoU threshold equal to one pair's float32 probiou: that pair is
+    on the boundary (`iou > threshold` false), which only agrees when probiou is computed bit for bit alike."""
+    from ultralytics.utils.metrics import batch_probiou
+    rng = np.random.default_rng(5)
+    boxes, scores = random_rboxes(rng, 1, 200, 1, spread=30.0, size=(10, 30))  # one class: no class offsets
+    ious = batch_probiou(torch.from_numpy(boxes[0]), torch.from_numpy(boxes[0])).numpy()
+    order = np.argsort(-scores[0].max(1), kind="stable")
+    j, i = order[0], order[1]  # the top box against the second: decides whether the second survives
+    threshold = float(ious[j, i])
+    for iou in (threshold, float(np.nextafter(np.float32(threshold), np.float32(0)))):
+        out = nms_engine((1, 200, 1), iou, 0.05, 100, 200)({"pred_boxes": boxes, "pred_scores": scores})
+        ref = ultralytics_rotated_nms(boxes, scores, 0.05, iou, 100)
+        assert_same_detections(out, ref, 100)
+    # just above the boundary the second box stays, at it it goes: the test did probe the boundary
+    assert i in ultralytics_rotated_nms(boxes, scores, 0.05, threshold, 100)[0][1]
+    assert i not in ultralytics_rotated_nms(boxes, scores, 0.05, float(np.nextafter(np.float32(threshold),
+                                                                                     np.float32(0))), 100)[0][1]
+
+
+def test_rotated_nms_ties_are_broken_by_anchor_order():
+    """Equal scores on overlapping boxes: ultralytics' argsort is unstable, so its choice among them is arbitrary;
+    ours is the lower anchor index, i.e. ultralytics' rule under a stable sort."""
+    rng = np.random.default_rng(9)
+    boxes, _ = random_rboxes(rng, 2, 120, 2, spread=40.0, size=(10, 30))
+    scores = np.round(rng.random((2, 120, 2)) * 4) / 4  # scores in {0, .25, .5, .75, 1}: many exact ties
+    scores = scores.astype(np.float32)
+    out = nms_engine((2, 120, 2), 0.4, 0.2, 60, 120)({"pred_boxes": boxes, "pred_scores": scores})
+    ref = ultralytics_rotated_nms(boxes, scores, 0.2, 0.4, 60, stable=True)
+    assert assert_same_detections(out, ref, 60) > 5
+
+
+def test_rotated_nms_empty_images_small_candidate_list_and_dynamic_batch():
+    """No candidate at all in one image; a candidate list shorter than max_det (padded slots); a dynamic batch."""
+    rng = np.random.default_rng(3)
+    boxes, scores = random_rboxes(rng, 3, 64, 4)
+    scores[1] *= 0.1  # image 1: nothing above the threshold
+    engine = nms_engine((-1, 64, 4), 0.5, 0.3, 100, 64, dynamic=(1, 2, 4))
+    for batch in (3, 1):
+        out = engine({"pred_boxes": boxes[:batch], "pred_scores": scores[:batch]})
+        assert out["boxes"].shape == (batch, 100, 5)
+        ref = ultralytics_rotated_nms(boxes[:batch], scores[:batch], 0.3, 0.5, 100)
+        assert_same_detections(out, ref, 100)
+    assert int(out["num_dets"][0, 0]) > 0
+    assert int(engine({"pred_boxes": boxes[1:2], "pred_scores": scores[1:2]})["num_dets"][0, 0]) == 0
+
+
+def test_rotated_nms_class_offsets_keep_overlapping_classes_apart():
+    """Two identical boxes of different classes both stay (class-aware); agnostic keeps only the better one."""
+    boxes = np.array([[[50, 50, 20, 10, 0.3], [50, 50, 20, 10, 0.3]]], np.float32)
+    scores = np.array([[[0.9, 0.1], [0.1, 0.8]]], np.float32)
+    for agnostic, n in ((False, 2), (True, 1)):
+        out = nms_engine((1, 2, 2), 0.5, 0.25, 5, 2, agnostic)({"pred_boxes": boxes, "pred_scores": scores})
+        assert int(out["num_dets"][0, 0]) == n
+        assert_same_detections(out, ultralytics_rotated_nms(boxes, scores, 0.25, 0.5, 5, agnostic), 5)
+
+
+def test_candidates_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="candidates must be in"):
+        nms_engine((1, 5000, 1), 0.5, 0.25, 10, 4000)
