@@ -130,3 +130,73 @@ def test_rotated_nms_class_offsets_keep_overlapping_classes_apart():
 def test_candidates_out_of_range_is_refused():
     with pytest.raises(ValueError, match="candidates must be in"):
         nms_engine((1, 5000, 1), 0.5, 0.25, 10, 4000)
+
+
+# ---------------------------------------------------------------- OBB and Pose heads, fed the model's own head inputs
+HEADS = [(f"{gen}{size}-{task}.yaml", end2end) for task in ("obb", "pose") for gen in ("yolov8", "yolo11", "yolo26")
+         for size in ("n", "s") for end2end in ((False, True) if gen == "yolo26" else (False,))]
+
+
+def head_case(yaml_name, end2end, seed=4, batch=2, hw=(64, 96)):
+    model = ultralytics_model(yaml_name, seed=seed)
+    head = model.model[-1]
+    if end2end:
+        head.end2end = True
+    x = np.random.default_rng(seed).random((batch, 3) + hw, dtype=np.float32)
+    feats, _ = head_inputs(model, x)
+    branches, dist, anchors, strides, decoded = head_intermediates(model, feats)
+    inputs = {f"feat{i}": f.numpy() for i, f in enumerate(feats)}
+    inputs["dist"] = dist.numpy()
+    return model, head, inputs, anchors.numpy(), strides.numpy(), branches, decoded.numpy()
+
+
+def head_prefix(model, head, branch):
+    return f"model.{len(model.model) - 1}.{'one2one_' if head.end2end else ''}{branch}"
+
+
+@pytest.mark.parametrize("yaml_name,end2end", [h for h in HEADS if "-obb" in h[0]])
+def test_obb_angle_branch_and_rotated_decode_match_ultralytics(yaml_name, end2end):
+    """cv4 → angle ((σ − 1/4)·π, raw for YOLO26) → dist2rbox × stride equal OBB._inference's xywh and angle rows."""
+    model, head, inputs, anchors, strides, branches, decoded = head_case(yaml_name, end2end)
+    yolo26 = "yolo26" in yaml_name
+
+    def define(net, t):
+        from netdefs.layers.ops import constant
+        levels = [t[f"feat{i}"] for i in range(3)]
+        angle = po.obb_angle(net, levels, head_prefix(model, head, "cv4"), po.obb_hidden(levels[0].shape[1]), yolo26)
+        a = constant(net, anchors, "anchors")
+        s = constant(net, strides, "strides")
+        net.output(angle, "angle")
+        net.output(po.dist2rbox(net, t["dist"], angle, a, s, "head.rboxes"), "rboxes")
+
+    engine = build_network(define, {k: v.shape for k, v in inputs.items()}, state_dict_arrays(model))
+    out = engine(inputs)
+    assert rel_err(out["angle"], branches["angle"].numpy()) <= 1e-4
+    assert rel_err(out["angle"], decoded[:, -1:]) <= 1e-4
+    assert rel_err(out["rboxes"], decoded[:, :4]) <= 1e-4
+    if not yolo26:
+        assert out["angle"].min() >= -math.pi / 4 and out["angle"].max() <= 3 * math.pi / 4
+
+
+@pytest.mark.parametrize("yaml_name,end2end", [h for h in HEADS if "-pose" in h[0]])
+def test_pose_keypoint_branch_and_decode_match_ultralytics(yaml_name, end2end):
+    """cv4 (Pose26: cv4 + cv4_kpts) → kpts_decode equal Pose._inference's keypoint rows (x, y, visibility)."""
+    model, head, inputs, anchors, strides, branches, decoded = head_case(yaml_name, end2end)
+    yolo26 = "yolo26" in yaml_name
+    kpt_shape = tuple(head.kpt_shape)
+
+    def define(net, t):
+        from netdefs.layers.ops import constant
+        levels = [t[f"feat{i}"] for i in range(3)]
+        hidden = po.pose_hidden(levels[0].shape[1], kpt_shape, yolo26)
+        raw = po.pose_keypoints(net, levels, head_prefix(model, head, "cv4"), hidden, kpt_shape, yolo26,
+                                kpts_prefix=head_prefix(model, head, "cv4_kpts"))
+        net.output(raw, "kpts_raw")
+        net.output(po.kpts_decode(net, raw, constant(net, anchors, "anchors"), constant(net, strides, "strides"),
+                                  kpt_shape, "head.kpts", yolo26), "kpts")
+
+    engine = build_network(define, {k: v.shape for k, v in inputs.items() if k != "dist"}, state_dict_arrays(model))
+    out = engine({k: v for k, v in inputs.items() if k != "dist"})
+    nk = kpt_shape[0] * kpt_shape[1]
+    assert rel_err(out["kpts_raw"], branches["kpts"].numpy()) <= 1e-4
+    assert rel_err(out["kpts"], decoded[:, -nk:]) <= 1e-4
