@@ -123,6 +123,11 @@ def kpts_decode(net, kpts, anchors, strides, kpt_shape, name, yolo26=False):
 
 
 # ---------------------------------------------------------------- gathering with kept detections
+def to_rows(net, x, name):
+    """(B, C, N) channels-first over anchors → (B, N, C) rows, what NMS and `gather_kept` take."""
+    return shuffle(net, x, name, first=(0, 2, 1))
+
+
 def batch_index(net, index, name):
     """(B, K, 2) rows (image, index) for gather_nd from per-image indices (B, K) int32 (batch dynamic or not)."""
     n_images = slice_axis(net, shape(net, index, f"{name}.shape"), f"{name}.n", 0, 0, 1)
@@ -316,10 +321,11 @@ def rotated_nms(net, boxes_xywhr, scores, name, iou_threshold, score_threshold, 
 def obb_nms_head(net, pred, nc, name, iou_threshold, score_threshold, max_det, candidates=1024, agnostic=False):
     """rotated_nms on ultralytics' decoded OBB prediction (B, 4 + nc + 1, N): xywh, class scores, angle; marks the
     outputs num_dets, boxes (B, max_det, 5) xywhr, scores, classes; returns their names."""
-    rows = shuffle(net, pred, f"{name}.rows", first=(0, 2, 1))
-    boxes = concat(net, [slice_axis(net, rows, f"{name}.xywh", 2, 0, 4),
-                         slice_axis(net, rows, f"{name}.angle", 2, 4 + nc, 1)], f"{name}.xywhr", axis=2)
-    scores = slice_axis(net, rows, f"{name}.cls", 2, 4, nc)
+    p = f"{name}.pred"
+    rows = to_rows(net, pred, f"{p}.rows")
+    boxes = concat(net, [slice_axis(net, rows, f"{p}.xywh", 2, 0, 4),
+                         slice_axis(net, rows, f"{p}.angle", 2, 4 + nc, 1)], f"{p}.xywhr", axis=2)
+    scores = slice_axis(net, rows, f"{p}.cls", 2, 4, nc)
     out = rotated_nms(net, boxes, scores, name, iou_threshold, score_threshold, max_det, candidates, agnostic)
     names = ["num_dets", "boxes", "scores", "classes"]
     for n in names:

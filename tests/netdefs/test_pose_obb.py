@@ -200,3 +200,111 @@ def test_pose_keypoint_branch_and_decode_match_ultralytics(yaml_name, end2end):
     nk = kpt_shape[0] * kpt_shape[1]
     assert rel_err(out["kpts_raw"], branches["kpts"].numpy()) <= 1e-4
     assert rel_err(out["kpts"], decoded[:, -nk:]) <= 1e-4
+
+
+# ---------------------------------------------------------------- after NMS, on a real image
+def real_image(hw=(128, 160), batch=2):
+    """ultralytics' bus.jpg and zidane.jpg resized to `hw`, RGB in [0, 1], (batch, 3, H, W)."""
+    from pathlib import Path
+
+    import ultralytics
+    from PIL import Image
+    assets = Path(ultralytics.__file__).parent / "assets"
+    images = [np.asarray(Image.open(assets / n).convert("RGB").resize(hw[::-1]), np.float32) / 255
+              for n in ("bus.jpg", "zidane.jpg")[:batch]]
+    return np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))
+
+
+def set_match(ours, theirs, rtol=1e-3):
+    """Each of our rows matches one of theirs (same class, every value within rtol relative, 1e-3 absolute)."""
+    assert len(ours) == len(theirs)
+    left = list(range(len(theirs)))
+    for row in ours:
+        hit = next((j for j in left if np.allclose(row, theirs[j], rtol=rtol, atol=1e-3)), None)
+        assert hit is not None, f"no ultralytics detection matches {row}"
+        left.remove(hit)
+
+
+@pytest.mark.parametrize("yaml_name", ["yolov8n-obb.yaml", "yolo11n-obb.yaml"])
+def test_obb_detections_after_nms_equal_ultralytics_postprocessing(yaml_name):
+    """Branches → decoded (B, 4 + nc + 1, N) → rotated NMS in one network, on real images, against ultralytics'
+    non_max_suppression(nc=nc, rotated=True) of the model's own decoded output."""
+    model = ultralytics_model(yaml_name, seed=6, nc=15)
+    head = model.model[-1]
+    x = real_image()
+    feats, out = head_inputs(model, x)
+    branches, dist, anchors, strides, decoded = head_intermediates(model, feats)
+    np.testing.assert_allclose(decoded.numpy(), out[0].numpy(), rtol=0, atol=0)
+    inputs = {f"feat{i}": f.numpy() for i, f in enumerate(feats)}
+    inputs.update(dist=dist.numpy(), cls_logits=branches["scores"].numpy())
+    conf, iou, max_det = 0.55, 0.3, 100
+
+    def define(net, t):
+        from netdefs.layers.ops import activation, concat, constant
+        levels = [t[f"feat{i}"] for i in range(3)]
+        angle = po.obb_angle(net, levels, "model.%d.cv4" % (len(model.model) - 1), po.obb_hidden(levels[0].shape[1]))
+        boxes = po.dist2rbox(net, t["dist"], angle, constant(net, anchors.numpy(), "anchors"),
+                             constant(net, strides.numpy(), "strides"), "head.rboxes")
+        pred = concat(net, [boxes, activation(net, t["cls_logits"], "head.cls", "sigmoid"), angle], "head.pred", 1)
+        po.obb_nms_head(net, pred, 15, "head.nms", iou, conf, max_det)
+
+    engine = build_network(define, {k: v.shape for k, v in inputs.items()}, state_dict_arrays(model))
+    got = engine(inputs)
+    from ultralytics.utils.nms import non_max_suppression
+    ref = non_max_suppression(out[0], conf, iou, max_det=max_det, nc=15, rotated=True)
+    total = 0
+    for b, r in enumerate(ref):
+        r = r.numpy()
+        n = int(got["num_dets"][b, 0])
+        ours = np.concatenate([got["boxes"][b, :n, :4], got["scores"][b, :n, None],
+                               got["classes"][b, :n, None].astype(np.float32), got["boxes"][b, :n, 4:]], 1)
+        set_match(ours, r)
+        total += n
+    assert total > 10
+
+
+@pytest.mark.parametrize("yaml_name", ["yolov8n-pose.yaml", "yolo26n-pose.yaml"])
+def test_pose_keypoints_gathered_with_kept_boxes_equal_ultralytics(yaml_name):
+    """The decoded keypoints, gathered at ultralytics' kept anchor indices (non_max_suppression(return_idxs=True)
+    on a real image), equal the keypoint columns of its detections; empty slots hold zeros."""
+    model = ultralytics_model(yaml_name, seed=7)
+    head = model.model[-1]
+    x = real_image()
+    feats, out = head_inputs(model, x)
+    _, _, anchors, strides, decoded = head_intermediates(model, feats)
+    from ultralytics.utils.nms import non_max_suppression
+    max_det = 40
+    ref, keep = non_max_suppression(decoded, 0.5, 0.5, max_det=max_det, nc=head.nc, return_idxs=True)
+    index = np.full((2, max_det), -1, np.int32)
+    for b, k in enumerate(keep):
+        index[b, :len(k)] = k.numpy().reshape(-1)
+    yolo26 = "yolo26" in yaml_name
+    kpt_shape = tuple(head.kpt_shape)
+    inputs = {f"feat{i}": f.numpy() for i, f in enumerate(feats)}
+    inputs["keep_index"] = index
+
+    def define(net, t):
+        from netdefs.layers.ops import constant, elementwise
+        levels = [t[f"feat{i}"] for i in range(3)]
+        p = f"model.{len(model.model) - 1}"
+        raw = po.pose_keypoints(net, levels, f"{p}.cv4", po.pose_hidden(levels[0].shape[1], kpt_shape, yolo26),
+                                kpt_shape, yolo26, kpts_prefix=f"{p}.cv4_kpts")
+        kpts = po.kpts_decode(net, raw, constant(net, anchors.numpy(), "anchors"),
+                              constant(net, strides.numpy(), "strides"), kpt_shape, "head.kpts", yolo26)
+        minus_one = constant(net, np.full((1, 1), -1), "minus_one", np.int32)
+        valid = elementwise(net, t["keep_index"], minus_one, "valid", "greater")
+        index = elementwise(net, t["keep_index"], constant(net, np.zeros((1, 1)), "zero", np.int32), "index", "max")
+        net.output(po.gather_kept(net, po.to_rows(net, kpts, "head.kpts_rows"), index, valid, "head.kept_kpts"),
+                   "keypoints")
+
+    got = engine_out = build_network(define, {k: v.shape for k, v in inputs.items()},
+                                     state_dict_arrays(model))(inputs)["keypoints"]
+    assert engine_out.shape == (2, max_det, kpt_shape[0] * kpt_shape[1])
+    total = 0
+    for b, r in enumerate(ref):
+        n = len(r)
+        assert r.shape[1] == 6 + got.shape[2]
+        np.testing.assert_allclose(got[b, :n], r[:, 6:].numpy(), rtol=1e-4, atol=1e-3)
+        assert (got[b, n:] == 0).all()
+        total += n
+    assert total > 5
