@@ -308,3 +308,69 @@ def test_pose_keypoints_gathered_with_kept_boxes_equal_ultralytics(yaml_name):
         assert (got[b, n:] == 0).all()
         total += n
     assert total > 5
+
+
+# ---------------------------------------------------------------- host side: geometry, metrics, drawing
+from netdefs.tasks import pose_obb_draw as draw  # noqa: E402
+
+
+def test_rbox_geometry_by_hand():
+    np.testing.assert_allclose(draw.rbox_corners([0, 0, 2, 2, 0]), [[1, 1], [1, -1], [-1, -1], [-1, 1]])
+    np.testing.assert_allclose(draw.regularize_rboxes([0, 0, 2, 1, 2.0]), [0, 0, 1, 2, 2.0 - math.pi / 2])
+    np.testing.assert_allclose(draw.regularize_rboxes([0, 0, 2, 1, 0.3]), [0, 0, 2, 1, 0.3])
+    square = [0, 0, 2, 2, 0]
+    iou = draw.rotated_iou([square, [1, 0, 2, 2, 0], [0, 0, 2, 2, math.pi / 4], [0, 0, 2, 4, math.pi / 2],
+                            [10, 0, 2, 2, 0.2]], [square, [0, 0, 4, 2, 0]])
+    # same box; half overlap (2 / 6); the 45° square: an octagon of 4 − 4(√2 − 1)², IoU = 1/√2; a 2×4 box turned
+    # a quarter is the 4×2 box; far apart
+    np.testing.assert_allclose(iou[:, 0], [1, 1 / 3, 1 / math.sqrt(2), 0.5, 0], atol=1e-12)
+    np.testing.assert_allclose(iou[3, 1], 1.0, atol=1e-12)
+    assert draw.DOTA_V1_NAMES[0] == "plane" and draw.DOTA_V1_NAMES[14] == "swimming pool"
+    assert len(draw.DOTA_V1_NAMES) == 15
+
+
+def test_oks_and_keypoint_agreement_by_hand():
+    truth = np.array([[[0.0, 0.0, 1.0]]])  # one keypoint; K = 1: sigma 1, e = d / (8 · area)
+    pred = np.array([[[math.sqrt(8 * math.log(2)), 0.0, 1.0]], [[0.0, 0.0, 1.0]]])
+    np.testing.assert_allclose(draw.oks(truth, pred, [1.0]), [[0.5, 1.0]], rtol=1e-6)
+    assert draw.oks(np.array([[[0.0, 0.0, 0.0]]]), pred, [1.0]).max() == 0  # invisible truth counts nothing
+    coco = np.random.default_rng(0).random((2, 17, 3)) * 100
+    coco[..., 2] = 1
+    boxes = np.array([[0, 0, 100, 100], [0, 0, 50, 50]])
+    assert draw.keypoint_agreement(coco, boxes, coco) == pytest.approx(1.0)
+    assert draw.keypoint_agreement(coco, boxes, coco[:1]) == pytest.approx(0.5)  # one truth unmatched: 0
+    assert draw.keypoint_agreement(coco[:0], boxes[:0], coco[:0]) == 1.0
+
+
+def test_rotated_map50_by_hand():
+    a, b = [10, 10, 8, 4, 0.3], [40, 40, 6, 6, 1.0]
+    truth = [(np.array([a, b]), np.array([0, 0]))]
+    perfect = [(np.array([a, b]), np.array([0.9, 0.8]), np.array([0, 0]))]
+    assert draw.rotated_map50(truth, perfect) == 1.0
+    # one hit then a false positive (wrong place): precision 1 up to recall 1/2, then nothing: 51 of 101 points
+    half = [(np.array([a, [70, 70, 5, 5, 0]]), np.array([0.9, 0.8]), np.array([0, 0]))]
+    assert draw.rotated_map50(truth, half) == pytest.approx(51 / 101)
+    wrong_class = [(np.array([a, b]), np.array([0.9, 0.8]), np.array([1, 1]))]
+    assert draw.rotated_map50(truth, wrong_class) == 0.0
+    # the same box turned a quarter with w and h swapped is the same box
+    turned = [(np.array([[10, 10, 4, 8, 0.3 + math.pi / 2], b]), np.array([0.9, 0.8]), np.array([0, 0]))]
+    assert draw.rotated_map50(truth, turned) == 1.0
+
+
+def test_drawing_skeleton_points_and_rotated_boxes():
+    from PIL import Image
+    kpts = np.zeros((1, 17, 3))
+    kpts[0, :, 0], kpts[0, :, 1], kpts[0, :, 2] = np.linspace(10, 90, 17), 50, 1.0
+    kpts[0, 5, :2], kpts[0, 11, :2] = (20, 10), (20, 90)  # limb 5-11 (left shoulder - hip) runs down x = 20
+    image = draw.draw_keypoints(Image.new("RGB", (100, 100)), kpts)
+    assert image.getpixel((20, 30)) != (0, 0, 0)  # on the limb, away from any joint
+    points = draw.draw_keypoints(Image.new("RGB", (100, 100)), kpts[:, :5])  # 5 keypoints: points only
+    assert points.getpixel((20, 30)) == (0, 0, 0) and points.getpixel((10, 50)) != (0, 0, 0)
+    hidden = kpts.copy()
+    hidden[0, :, 2] = 0.1
+    assert draw.draw_keypoints(Image.new("RGB", (100, 100)), hidden).getbbox() is None
+    boxes = draw.draw_rotated_boxes(Image.new("RGB", (100, 100)), [[50, 50, 40, 20, math.pi / 4]], [1], [0.9],
+                                    draw.DOTA_V1_NAMES)
+    corner = draw.rbox_corners([50, 50, 40, 20, math.pi / 4])[0]
+    assert boxes.getpixel((int(round(corner[0])), int(round(corner[1])))) != (0, 0, 0)
+    assert boxes.getpixel((50, 50)) == (0, 0, 0)  # an outline, not a fill
