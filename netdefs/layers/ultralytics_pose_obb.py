@@ -122,6 +122,14 @@ def kpts_decode(net, kpts, anchors, strides, kpt_shape, name, yolo26=False):
     return shuffle(net, out, name, reshape=(0, nkpt * ndim, -1))
 
 
+def quant_defaults(head_index):
+    """INT8 fallbacks for the Pose / OBB branches of head `model.{head_index}`: the whole cv4 branch (and Pose26's
+    cv4_kpts, and their one-to-one copies) stays out of INT8, as the detection convolutions do: they are small, and
+    their outputs are keypoint offsets and angles themselves (an angle error turns a long thin box)."""
+    d = f"model.{head_index}"
+    return [(f"{d}.{branch}.*", "fp16") for branch in ("cv4", "cv4_kpts", "one2one_cv4", "one2one_cv4_kpts")]
+
+
 # ---------------------------------------------------------------- gathering with kept detections
 def to_rows(net, x, name):
     """(B, C, N) channels-first over anchors → (B, N, C) rows, what NMS and `gather_kept` take."""

@@ -374,3 +374,58 @@ def test_drawing_skeleton_points_and_rotated_boxes():
     corner = draw.rbox_corners([50, 50, 40, 20, math.pi / 4])[0]
     assert boxes.getpixel((int(round(corner[0])), int(round(corner[1])))) != (0, 0, 0)
     assert boxes.getpixel((50, 50)) == (0, 0, 0)  # an outline, not a fill
+
+
+# ---------------------------------------------------------------- precision, dynamic batch, INT8 defaults
+def test_rotated_nms_in_an_fp16_network_runs_in_float32():
+    """In an fp16 network the NMS casts its inputs to float32: the result is ultralytics' on the fp16 values."""
+    rng = np.random.default_rng(12)
+    boxes, scores = random_rboxes(rng, 2, 150, 3)
+
+    def define(net, t):
+        out = po.rotated_nms(net, t["pred_boxes"], t["pred_scores"], "nms", 0.4, 0.3, 60, 150)
+        for k in OUTPUTS:
+            net.output(out[k], k)
+
+    engine = build_network(define, {"pred_boxes": boxes.shape, "pred_scores": scores.shape}, precision="fp16")
+    out = engine({"pred_boxes": boxes, "pred_scores": scores})
+    half_boxes, half_scores = (a.astype(np.float16).astype(np.float32) for a in (boxes, scores))
+    ref = ultralytics_rotated_nms(half_boxes, half_scores, 0.3, 0.4, 60, stable=True)  # fp16 rounding ties scores
+    assert assert_same_detections(out, ref, 60) > 20
+
+
+def test_obb_head_dynamic_batch_and_fp16_error():
+    """The angle branch and decode on a dynamic batch (each image as alone), and in fp16 within 2e-2 of PyTorch."""
+    model, head, inputs, anchors, strides, branches, decoded = head_case("yolo11n-obb.yaml", False, batch=3)
+
+    def define(net, t):
+        from netdefs.layers.ops import constant
+        levels = [t[f"feat{i}"] for i in range(3)]
+        angle = po.obb_angle(net, levels, "model.23.cv4", po.obb_hidden(levels[0].shape[1]))
+        net.output(po.dist2rbox(net, t["dist"], angle, constant(net, anchors, "anchors"),
+                                constant(net, strides, "strides"), "head.rboxes"), "rboxes")
+        net.output(angle, "angle")
+
+    weights = state_dict_arrays(model)
+    shapes = {k: (-1,) + v.shape[1:] for k, v in inputs.items()}
+    profile = {k: [(b,) + v.shape[1:] for b in (1, 2, 4)] for k, v in inputs.items()}
+    engine = build_network(define, shapes, weights, dynamic=profile)
+    batched = engine(inputs)
+    for i in range(3):
+        single = engine({k: v[i:i + 1] for k, v in inputs.items()})
+        np.testing.assert_allclose(batched["rboxes"][i:i + 1], single["rboxes"], rtol=1e-5, atol=1e-4)
+    assert rel_err(batched["rboxes"], decoded[:, :4]) <= 1e-4
+    half = build_network(define, {k: v.shape for k, v in inputs.items()}, weights, precision="fp16")(inputs)
+    assert rel_err(half["angle"], decoded[:, -1:]) <= 2e-2
+    assert rel_err(half["rboxes"], decoded[:, :4]) <= 2e-2
+
+
+def test_int8_defaults_keep_the_pose_and_obb_branches_out():
+    import fnmatch
+    patterns = po.quant_defaults(22)
+    out = [n for n in ("model.22.cv4.0.0.conv", "model.22.cv4.2.2", "model.22.cv4_kpts.1",
+                       "model.22.one2one_cv4.0.1.conv", "model.22.one2one_cv4_kpts.0")
+           if any(fnmatch.fnmatchcase(n, p) for p, _ in patterns)]
+    assert len(out) == 5
+    assert not any(fnmatch.fnmatchcase(n, p) for p, _ in patterns
+                   for n in ("model.22.cv2.0.0.conv", "model.22.cv3.0.2", "model.21.cv4.0.0.conv"))
