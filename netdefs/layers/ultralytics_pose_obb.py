@@ -122,6 +122,19 @@ def kpts_decode(net, kpts, anchors, strides, kpt_shape, name, yolo26=False):
     return shuffle(net, out, name, reshape=(0, nkpt * ndim, -1))
 
 
+def mark_training_only(net, head_index, one2one=None):
+    """Mark as used, on purpose, the Pose / OBB weights inference does not read, so that strict weight loading does
+    not report them: Pose26's keypoint σ branch and RealNVP flow (its loss's), and, for a YOLO26 head with both
+    branches, the cv4 / cv4_kpts of the one not built (one2one True: the one-to-one branch was built). The family
+    marks its own Detect branches (cv2, cv3) likewise."""
+    d = f"model.{head_index}"
+    prefixes = [f"{d}.cv4_sigma.", f"{d}.one2one_cv4_sigma.", f"{d}.flow_model."]
+    if one2one is not None:
+        other = "" if one2one else "one2one_"
+        prefixes += [f"{d}.{other}cv4.", f"{d}.{other}cv4_kpts."]
+    net.weights.mark_used(*(n for p in prefixes for n in net.weights.names(p)))
+
+
 def quant_defaults(head_index):
     """INT8 fallbacks for the Pose / OBB branches of head `model.{head_index}`: the whole cv4 branch (and Pose26's
     cv4_kpts, and their one-to-one copies) stays out of INT8, as the detection convolutions do: they are small, and
@@ -153,6 +166,18 @@ def gather_kept(net, rows, index, valid, name, fill=0.0):
     valid3 = shuffle(net, valid, f"{name}.valid", reshape=(0, 0, 1))
     fill_c = constant(net, np.full((1, 1, 1), fill), f"{name}.fill", _np_type(net, rows))
     return select(net, valid3, picked, fill_c, name)
+
+
+def kept_keypoints(net, kpts, index, valid, kpt_shape, name):
+    """Decoded keypoints (B, nkpt·ndim, N) of the kept detections: (B, max_det, nkpt, ndim), zeros in empty slots
+    (`index` (B, max_det) anchor indices and `valid` (B, max_det) from the NMS packing)."""
+    picked = gather_kept(net, to_rows(net, kpts, f"{name}.rows"), index, valid, f"{name}.kept")
+    return shuffle(net, picked, name, reshape=(0, 0) + tuple(kpt_shape))
+
+
+def _int32(net, x, name):
+    """TopK's indices as int32 (INT64 where a TensorRT version makes that the default)."""
+    return x if x.dtype == net.trt.DataType.INT32 else cast(net, x, name, "int32")
 
 
 def _np_type(net, x):
@@ -258,7 +283,7 @@ def rotated_nms(net, boxes_xywhr, scores, name, iou_threshold, score_threshold, 
 
     # the top k candidates; their order here does not matter: ranks are recomputed below from (score, anchor)
     top_score, top_index = topk(net, cand_score, f"{name}.topk", k, axis=1)  # (B, K)
-    top_index = cast(net, top_index, f"{name}.topk_index", "int32")
+    top_index = _int32(net, top_index, f"{name}.topk_index")
     pick = batch_index(net, top_index, f"{name}.pick")
     box = gather_nd(net, boxes_xywhr, pick, f"{name}.cand_boxes")  # (B, K, 5)
     cls_k = gather_nd(net, shuffle(net, cls, f"{name}.cls_row", reshape=(0, -1)), pick, f"{name}.cand_cls")  # (B, K)
@@ -298,7 +323,7 @@ def rotated_nms(net, boxes_xywhr, scores, name, iou_threshold, score_threshold, 
     key = select(net, kept, unary(net, rank, f"{name}.neg_rank", "neg"), c(-float(k + 1), "dropped"), f"{name}.key")
     k2 = min(max_det, k)
     key_top, slot = topk(net, key, f"{name}.order", k2, axis=1)  # (B, k2) positions in the candidate list
-    slot = cast(net, slot, f"{name}.slot", "int32")
+    slot = _int32(net, slot, f"{name}.slot")
     if k2 < max_det:  # fewer candidates than max_det: repeat the last slot, masked below
         fill = np.minimum(np.arange(max_det), k2 - 1).astype(i32)
         key_top = gather(net, key_top, fill, f"{name}.key_pad", axis=1)

@@ -294,12 +294,12 @@ def test_pose_keypoints_gathered_with_kept_boxes_equal_ultralytics(yaml_name):
         minus_one = constant(net, np.full((1, 1), -1), "minus_one", np.int32)
         valid = elementwise(net, t["keep_index"], minus_one, "valid", "greater")
         index = elementwise(net, t["keep_index"], constant(net, np.zeros((1, 1)), "zero", np.int32), "index", "max")
-        net.output(po.gather_kept(net, po.to_rows(net, kpts, "head.kpts_rows"), index, valid, "head.kept_kpts"),
-                   "keypoints")
+        net.output(po.kept_keypoints(net, kpts, index, valid, kpt_shape, "head.kept_kpts"), "keypoints")
 
     got = engine_out = build_network(define, {k: v.shape for k, v in inputs.items()},
                                      state_dict_arrays(model))(inputs)["keypoints"]
-    assert engine_out.shape == (2, max_det, kpt_shape[0] * kpt_shape[1])
+    assert engine_out.shape == (2, max_det) + kpt_shape
+    got = got.reshape(2, max_det, -1)
     total = 0
     for b, r in enumerate(ref):
         n = len(r)
@@ -429,3 +429,24 @@ def test_int8_defaults_keep_the_pose_and_obb_branches_out():
     assert len(out) == 5
     assert not any(fnmatch.fnmatchcase(n, p) for p, _ in patterns
                    for n in ("model.22.cv2.0.0.conv", "model.22.cv3.0.2", "model.21.cv4.0.0.conv"))
+
+
+@pytest.mark.parametrize("one2one", [False, True])
+def test_pose26_reads_every_keypoint_weight_or_marks_it_unused_on_purpose(one2one):
+    from netdefs.layers.ops import constant
+    from netdefs.layers.net import Net
+    from weights import WeightStore
+    import reftrt as trt
+    model = ultralytics_model("yolo26n-pose.yaml", seed=2)
+    weights = state_dict_arrays(model)
+    store = WeightStore(weights)
+    net = Net(trt, trt.Builder(trt.Logger()).create_network(0), store)
+    levels = [net.input(f"feat{i}", (1, c, 8 >> i, 8 >> i)) for i, c in enumerate((64, 128, 256))]
+    p = f"model.23.{'one2one_' if one2one else ''}"
+    raw = po.pose_keypoints(net, levels, f"{p}cv4", po.pose_hidden(64, (17, 3), True), (17, 3), True,
+                            kpts_prefix=f"{p}cv4_kpts")
+    po.kpts_decode(net, raw, constant(net, np.zeros((2, 84)), "anchors"), constant(net, np.ones((1, 84)), "strides"),
+                   (17, 3), "kpts", True)
+    po.mark_training_only(net, 23, one2one)
+    left = {".".join(n.split(".")[:3]) for n in store.unused() if n.startswith("model.23.")}
+    assert left == {"model.23.cv2", "model.23.cv3", "model.23.one2one_cv2", "model.23.one2one_cv3"}
