@@ -11,6 +11,19 @@ after sorting the candidates by score, a candidate is dropped when *any* higher-
 overlaps it by more than the threshold (the column max of the upper-triangular IoU matrix). That is one pairwise
 matrix and one reduction, with no sequential dependence; greedy NMS (suppression by kept boxes only) would need a
 loop or a plugin. Native layers also build on TensorRT 10.3 (JetPack 6), which has no `tensorrt.plugin`.
+How the ultralytics family's define uses these (d = the head's index, 22 for v8, 23 for 11 / 26; `levels` the
+head's three inputs; `dist` (B, 4, N) the DFL output in grid units; `anchors`, `strides` as above):
+- OBB: angle = obb_angle(net, levels, f"model.{d}.cv4", obb_hidden(C of levels[0]), yolo26) (YOLO26's end-to-end
+  branch: f"model.{d}.one2one_cv4"); boxes = dist2rbox(net, dist, angle, anchors, strides, ...) in place of
+  dist2bbox · stride; pred = concat([boxes, σ(cls), angle], axis 1) is OBBModel's output; head "nms":
+  obb_nms_head(net, pred, nc, f"model.{d}.nms", iou, conf, max_det, candidates).
+- Pose: raw = pose_keypoints(net, levels, f"model.{d}.cv4", pose_hidden(C, kpt_shape, yolo26), kpt_shape, yolo26,
+  kpts_prefix=f"model.{d}.cv4_kpts"); kpts = kpts_decode(net, raw, anchors, strides, kpt_shape, ..., yolo26);
+  pred = concat([boxes, σ(cls), kpts], axis 1); after the family's own NMS packing, kept_keypoints(net, kpts,
+  index, valid, kpt_shape, ...) with the packing's (B, max_det) anchor indices and validity.
+- YOLO26's NMS-free top-k: gather_kept(net, to_rows(angle or kpts), index, valid, ...) at the top-k indices.
+- mark_training_only(net, d, one2one) and quant_defaults(d) for the weights and INT8 fallbacks.
+
 No torch here (build path on a Jetson).
 """
 import math

@@ -450,3 +450,47 @@ def test_pose26_reads_every_keypoint_weight_or_marks_it_unused_on_purpose(one2on
     po.mark_training_only(net, 23, one2one)
     left = {".".join(n.split(".")[:3]) for n in store.unused() if n.startswith("model.23.")}
     assert left == {"model.23.cv2", "model.23.cv3", "model.23.one2one_cv2", "model.23.one2one_cv3"}
+
+
+# ---------------------------------------------------------------- whole models, once the ultralytics family has them
+# Skipped until netdefs/families/ultralytics.py (another branch) builds -pose / -obb models. The contract they check:
+# head="decode" gives "pred" = ultralytics' model(x)[0], (B, 4 + nc + extra, N); head="nms" gives num_dets, boxes
+# ((B, max_det, 4) x1y1x2y2, or (B, max_det, 5) xywhr for OBB), scores, classes, and for -pose "keypoints"
+# (B, max_det, nkpt, ndim), as non_max_suppression(pred, conf, iou, nc=nc, rotated=obb) on real images.
+FAMILY_MODELS = [f"{g}{s}-{t}" for t in ("pose", "obb") for g in ("yolov8", "yolo11") for s in ("n", "s")]
+
+
+def family_or_skip(name):
+    family = pytest.importorskip("netdefs.families.ultralytics").FAMILY
+    if name not in family.models:
+        pytest.skip(f"the ultralytics family does not build {name} yet")
+    return family
+
+
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_family_decode_and_nms_match_ultralytics(name):
+    import netdefs
+    from ultralytics.utils.nms import non_max_suppression
+    family_or_skip(name)
+    model = ultralytics_model(f"{name}.yaml", seed=11, nc=15 if "-obb" in name else None)
+    weights = state_dict_arrays(model)
+    x = real_image((128, 160))
+    with torch.no_grad():
+        ref_pred = model(torch.from_numpy(x))[0]
+    kwargs = dict(backend="reference", imgsz=(128, 160), batch=2, quiet=True)
+    dec = netdefs.build(name, weights, head="decode", **kwargs)(x)
+    assert rel_err(dec["pred"], ref_pred.numpy()) <= 1e-4
+    conf, iou, max_det = 0.5, 0.5, 100
+    out = netdefs.build(name, weights, head="nms", score_threshold=conf, iou_threshold=iou, max_det=max_det,
+                        **kwargs)(x)
+    head = model.model[-1]
+    obb = "-obb" in name
+    ref = non_max_suppression(ref_pred, conf, iou, max_det=max_det, nc=head.nc, rotated=obb)
+    for b, r in enumerate(ref):
+        n = int(out["num_dets"][b, 0])
+        cols = [out["boxes"][b, :n, :4], out["scores"][b, :n, None], out["classes"][b, :n, None].astype(np.float32)]
+        if obb:
+            cols.append(out["boxes"][b, :n, 4:])
+        else:
+            cols.append(out["keypoints"][b, :n].reshape(n, -1))
+        set_match(np.concatenate(cols, 1), r.numpy())
