@@ -11,6 +11,7 @@ after sorting the candidates by score, a candidate is dropped when *any* higher-
 overlaps it by more than the threshold (the column max of the upper-triangular IoU matrix). That is one pairwise
 matrix and one reduction, with no sequential dependence; greedy NMS (suppression by kept boxes only) would need a
 loop or a plugin. Native layers also build on TensorRT 10.3 (JetPack 6), which has no `tensorrt.plugin`.
+
 How the ultralytics family's define uses these (d = the head's index, 22 for v8, 23 for 11 / 26; `levels` the
 head's three inputs; `dist` (B, 4, N) the DFL output in grid units; `anchors`, `strides` as above):
 - OBB: angle = obb_angle(net, levels, f"model.{d}.cv4", obb_hidden(C of levels[0]), yolo26) (YOLO26's end-to-end

@@ -102,6 +102,20 @@ def test_rotated_nms_ties_are_broken_by_anchor_order():
     assert assert_same_detections(out, ref, 60) > 5
 
 
+def test_rotated_nms_degenerate_boxes():
+    """Zero-width and zero-area boxes, exact duplicates with equal scores, angles far outside [-π/4, 3π/4)."""
+    rng = np.random.default_rng(21)
+    boxes, scores = random_rboxes(rng, 1, 60, 2, spread=20.0)
+    boxes[0, :10, 2] = 0          # zero width
+    boxes[0, 10:15, 2:4] = 0      # points
+    boxes[0, 20:30] = boxes[0, 30:40]  # duplicates ...
+    scores[0, 20:30] = scores[0, 30:40]  # ... with equal scores
+    boxes[0, 40:50, 4] += 7.0     # angles beyond a turn
+    out = nms_engine((1, 60, 2), 0.5, 0.2, 60, 60)({"pred_boxes": boxes, "pred_scores": scores})
+    ref = ultralytics_rotated_nms(boxes, scores, 0.2, 0.5, 60, stable=True)
+    assert assert_same_detections(out, ref, 60) > 5
+
+
 def test_rotated_nms_empty_images_small_candidate_list_and_dynamic_batch():
     """No candidate at all in one image; a candidate list shorter than max_det (padded slots); a dynamic batch."""
     rng = np.random.default_rng(3)
