@@ -220,3 +220,50 @@ def draw_keypoints(image, keypoints, visible=0.5, radius=3, width=2):
                 x, y = person[j, :2]
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=_colour(j + 3))
     return image
+
+
+# ---------------------------------------------------------------- per-image results, for the pose / obb tasks
+def obb_detections(outputs, i):
+    """(boxes (n, 5) xywhr regularized to [0, π/2), scores, classes) of image `i` of the rotated NMS outputs."""
+    n = int(outputs["num_dets"][i, 0])
+    return regularize_rboxes(outputs["boxes"][i, :n]), outputs["scores"][i, :n], outputs["classes"][i, :n]
+
+
+def pose_detections(outputs, i):
+    """(boxes (n, 4) x1y1x2y2, scores, classes, keypoints (n, K, ndim)) of image `i` of the pose NMS outputs."""
+    n = int(outputs["num_dets"][i, 0])
+    return outputs["boxes"][i, :n], outputs["scores"][i, :n], outputs["classes"][i, :n], outputs["keypoints"][i, :n]
+
+
+def scale_rboxes(boxes, ratio, pad):
+    """xywhr boxes in letterboxed input pixels → original image pixels (centre and sides; the angle is unchanged).
+    Not clipped: a rotated box's corners may lie outside the image."""
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 5)
+    boxes[:, 0] = (boxes[:, 0] - pad[0]) / ratio
+    boxes[:, 1] = (boxes[:, 1] - pad[1]) / ratio
+    boxes[:, 2:4] /= ratio
+    return boxes
+
+
+def scale_keypoints(keypoints, ratio, pad, shape):
+    """Keypoints (n, K, ndim) in letterboxed input pixels → original image pixels, x and y clipped to the image
+    (h, w, ...) `shape`; the visibility column is kept."""
+    k = np.array(keypoints, dtype=np.float64)
+    k[..., 0] = ((k[..., 0] - pad[0]) / ratio).clip(0, shape[1])
+    k[..., 1] = ((k[..., 1] - pad[1]) / ratio).clip(0, shape[0])
+    return k
+
+
+def obb_agreement(dets, truths):
+    """tools/compare's agreement of OBB engines: rotated-IoU mAP50 of `dets` against the fp32 engine's `truths`,
+    both per-image lists of (boxes xywhr, scores, classes) as obb_detections gives them."""
+    return {"map50": rotated_map50([(b, c) for b, _, c in truths], dets),
+            "detections": int(sum(len(d[0]) for d in dets)), "truth_detections": int(sum(len(t[0]) for t in truths))}
+
+
+def pose_agreement(dets, truths):
+    """tools/compare's agreement of pose engines: mean keypoint agreement (OKS) per image against the fp32 engine,
+    per-image lists of pose_detections tuples."""
+    scores = [keypoint_agreement(t[3], t[0], d[3]) for d, t in zip(dets, truths)]
+    return {"oks": float(np.mean(scores)) if scores else 1.0, "detections": int(sum(len(d[0]) for d in dets)),
+            "truth_detections": int(sum(len(t[0]) for t in truths))}

@@ -508,3 +508,19 @@ def test_family_decode_and_nms_match_ultralytics(name):
         else:
             cols.append(out["keypoints"][b, :n].reshape(n, -1))
         set_match(np.concatenate(cols, 1), r.numpy())
+
+
+def test_per_image_results_scaling_and_agreement():
+    outputs = {"num_dets": np.array([[1]]), "boxes": np.array([[[30, 20, 4, 8, 2.0], [0, 0, 0, 0, 0]]]),
+               "scores": np.array([[0.9, 0]]), "classes": np.array([[2, -1]])}
+    boxes, scores, classes = draw.obb_detections(outputs, 0)
+    np.testing.assert_allclose(boxes, [[30, 20, 8, 4, 2.0 - math.pi / 2]])
+    # letterbox ratio 0.5, padding (10, 0): centre (30, 20) → (40, 40), sides doubled
+    np.testing.assert_allclose(draw.scale_rboxes(boxes, 0.5, (10, 0)), [[40, 40, 16, 8, 2.0 - math.pi / 2]])
+    kpts = np.array([[[30, 20, 0.7], [5, 500, 0.2]]])
+    np.testing.assert_allclose(draw.scale_keypoints(kpts, 0.5, (10, 0), (100, 200, 3)),
+                               [[[40, 40, 0.7], [0, 100, 0.2]]])
+    same = draw.obb_agreement([(boxes, scores, classes)], [(boxes, scores, classes)])
+    assert same == {"map50": 1.0, "detections": 1, "truth_detections": 1}
+    pose = (np.array([[0, 0, 10, 10]]), np.array([0.9]), np.array([0]), np.ones((1, 17, 3)))
+    assert draw.pose_agreement([pose], [pose])["oks"] == pytest.approx(1.0)
