@@ -269,9 +269,11 @@ def rotated_nms(net, boxes_xywhr, scores, name, iou_threshold, score_threshold, 
     The rule: each anchor's best class (its first, on equal scores) and score; candidates score > score_threshold;
     boxes offset by class · max_wh in x and y unless agnostic; a candidate is kept unless a candidate ranked before
     it has probiou > iou_threshold with it; the first max_det kept. `candidates` bounds the list (TensorRT's TopK
-    k <= 3840; the IoU matrix is candidates² per image): results equal ultralytics' whenever an image has at most
-    that many boxes above score_threshold (ultralytics' own bound is 30000), otherwise the lowest-scored are
-    dropped first. With a dynamic anchor count N, `candidates` must not exceed the smallest N."""
+    k <= 3840; the IoU matrix is candidates² per image). A candidate's fate depends only on those ranked before it,
+    so cutting the list never changes a decision on the ones it keeps: results equal ultralytics' when an image has
+    at most `candidates` boxes above score_threshold, or when the first `candidates` leave max_det kept; otherwise
+    some low-scored detections are missing (ultralytics' own bound is 30000). With a dynamic anchor count N,
+    `candidates` must not exceed the smallest N."""
     n = shape_of(scores)[1]
     k = min(int(candidates), n) if n > 0 else int(candidates)
     if not 1 <= k <= MAX_CANDIDATES:

@@ -131,6 +131,28 @@ def test_rotated_nms_empty_images_small_candidate_list_and_dynamic_batch():
     assert int(engine({"pred_boxes": boxes[1:2], "pred_scores": scores[1:2]})["num_dets"][0, 0]) == 0
 
 
+def test_rotated_nms_on_a_dynamic_anchor_count():
+    """A dynamic image size makes N dynamic: the candidate list keeps its build-time length (<= the smallest N). At
+    N = 336 more boxes pass the threshold than the list holds; the result still equals ultralytics', since a
+    candidate's fate depends only on those ranked before it and the first 84 leave more than max_det kept."""
+    rng = np.random.default_rng(8)
+
+    def define(net, t):
+        out = po.rotated_nms(net, t["pred_boxes"], t["pred_scores"], "nms", 0.5, 0.3, 50, 84)
+        for k in OUTPUTS:
+            net.output(out[k], k)
+
+    engine = build_network(define, {"pred_boxes": (1, -1, 5), "pred_scores": (1, -1, 2)},
+                           dynamic={"pred_boxes": [(1, 84, 5), (1, 84, 5), (1, 336, 5)],
+                                    "pred_scores": [(1, 84, 2), (1, 84, 2), (1, 336, 2)]})
+    for n in (84, 336):
+        boxes, scores = random_rboxes(rng, 1, n, 2)
+        scores *= 0.45
+        out = engine({"pred_boxes": boxes, "pred_scores": scores})
+        assert n == 84 or (scores[0].max(1) > 0.3).sum() > 84
+        assert_same_detections(out, ultralytics_rotated_nms(boxes, scores, 0.3, 0.5, 50), 50)
+
+
 def test_rotated_nms_class_offsets_keep_overlapping_classes_apart():
     """Two identical boxes of different classes both stay (class-aware); agnostic keeps only the better one."""
     boxes = np.array([[[50, 50, 20, 10, 0.3], [50, 50, 20, 10, 0.3]]], np.float32)
