@@ -31,9 +31,8 @@ from ..errors import ModelMismatch
 from ..family import Family, check_choice, check_count, check_unit_interval, count
 from ..layers.ops import (cast, concat, constant, elementwise, gather, gather_elements, gather_nd, matmul, nms,
                           reduce, reshape, select, shape, shape_of, shuffle, slice_axis, topk, interpolate, arange)
-from ..layers.ultralytics import (C2PSA, C2f, C3k2, DFL, SPPF, Classify, Proto, Proto26, decode_boxes, detect_maps,
-                                  flat_levels, make_anchors, sigmoid)
-from ..layers.yolo import Conv
+from ..layers.ultralytics import (BN_EPS, CLASSIFY_BN_EPS, C2PSA, C2f, C3k2, DFL, SPPF, Classify, Conv, Proto,
+                                  Proto26, decode_boxes, detect_maps, flat_levels, make_anchors, sigmoid)
 
 MAX_DET = 10000
 STRIDES = (8, 16, 32)
@@ -265,6 +264,7 @@ class Ultralytics(Family):
     def define(self, net, variant, x, num_classes, head, score_threshold, iou_threshold, max_det):
         gen, scale, kind = variant
         reg_max, end2end = GENERATIONS[gen][3:]
+        net.bn_eps = CLASSIFY_BN_EPS if kind == "classify" else BN_EPS
         if kind == "classify":
             if head is not None:
                 raise ModelMismatch(f"{PREFIXES[gen]}{scale}-cls is a classifier: it has no detection head options")

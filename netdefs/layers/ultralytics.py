@@ -11,7 +11,17 @@ import numpy as np
 from .ops import (activation, arange, cast, concat, constant, conv2d, conv_transpose2d, elementwise,
                   global_avgpool, interpolate, linear, matmul, pool, reduce, reshape, reshape_to, shape,
                   shape_of, slice_axis, softmax)
-from .yolo import Conv  # ultralytics' Conv is YOLOv5's: Conv2d(bias=False), BatchNorm2d(eps=1e-3), SiLU
+from .yolo import BN_EPS, Conv as _Conv
+
+# ClassificationModel never runs initialize_weights, which sets every BatchNorm2d's eps to 1e-3 in the detection
+# and segmentation models: classifiers (and their checkpoints) keep PyTorch's 1e-5.
+CLASSIFY_BN_EPS = 1e-5
+
+
+def Conv(net, x, prefix, c_out, k=1, s=1, p=None, g=1, d=1, act="silu"):
+    """YOLOv5's Conv (Conv2d(bias=False), BatchNorm2d, SiLU; same names), with the BatchNorm eps of the model kind
+    being built (`net.bn_eps`, set by the family: 1e-3, or 1e-5 in a classifier)."""
+    return _Conv(net, x, prefix, c_out, k, s, p, g, d, act, eps=getattr(net, "bn_eps", BN_EPS))
 
 
 def DWConv(net, x, prefix, c_out, k=1, s=1, act="silu"):
