@@ -37,6 +37,7 @@ from ..layers.ultralytics import (BN_EPS, CLASSIFY_BN_EPS, C2PSA, C2f, C3k2, DFL
 MAX_DET = 10000
 STRIDES = (8, 16, 32)
 NM = 32  # mask coefficients per box (Segment's nm)
+MAX_WH = 7680  # non_max_suppression's per-class box offset (pixels)
 
 # ---- (depth, width, max_channels) per scale, from each yaml's `scales`
 SCALES = {
@@ -389,25 +390,30 @@ def _nms_head(net, pred, prefix, nc, score_threshold, iou_threshold, max_det, nm
         pred = cast(net, pred, f"{prefix}.float", "float32")
     pred = shuffle(net, pred, f"{prefix}.anchors_first", first=(0, 2, 1))  # (B, A, 4 + nc + nm)
     cls = slice_axis(net, pred, f"{prefix}.cls", 2, 4, nc)
-    # multi_label=False: only each box's best class keeps its score
-    best = reduce(net, cls, f"{prefix}.best", "max", (2,))
-    zero = constant(net, np.zeros((1, 1, 1)), f"{prefix}.zero", f32)
-    scores = select(net, elementwise(net, cls, best, f"{prefix}.is_best", "equal"), cls, zero, f"{prefix}.best_scores")
+    # multi_label=False: each box keeps its best class only (B, A, 1)
+    best, best_class = topk(net, cls, f"{prefix}.best", 1, axis=2)
     # xywh2xyxy as one matrix product: [x, y, w, h] @ M = [x - w/2, y - h/2, x + w/2, y + h/2]
     to_xyxy = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]], dtype=f32)
     boxes = matmul(net, slice_axis(net, pred, f"{prefix}.xywh", 2, 0, 4),
                    constant(net, to_xyxy.reshape(1, 4, 4), f"{prefix}.xywh2xyxy", f32), f"{prefix}.xyxy")
+    # ultralytics makes NMS per class by shifting each box by class · max_wh (7680) and running one class-agnostic
+    # NMS: the same here (one score column), so that IoUs are computed on the same float32 values and borderline
+    # suppressions agree.
+    offset = elementwise(net, cast(net, best_class, f"{prefix}.class.float", "float32"),
+                         constant(net, np.full((1, 1, 1), MAX_WH), f"{prefix}.max_wh", f32), f"{prefix}.offset", "prod")
+    shifted = elementwise(net, boxes, offset, f"{prefix}.shifted", "sum")
     n_anchors = shape_of(pred)[1]
     # ultralytics sends at most max_nms = 30000 candidates to NMS; TensorRT's limit per image is 5000
-    selected, total = nms(net, boxes, scores, f"{prefix}.select", max_det, iou_threshold, score_threshold,
+    selected, total = nms(net, shifted, best, f"{prefix}.select", max_det, iou_threshold, score_threshold,
                           min(5000, n_anchors) if n_anchors > 0 else 5000)
     coeffs = slice_axis(net, pred, f"{prefix}.coeffs", 2, 4 + nc, nm) if nm else None
-    _pack(net, pred, selected, total, boxes, scores, coeffs, prefix, max_det)
+    _pack(net, pred, selected, total, boxes, best, best_class, coeffs, prefix, max_det)
 
 
-def _pack(net, pred, selected, total, boxes, scores, coeffs, prefix, max_det):
-    """INMSLayer's (K, 3) rows (image, class, box), sorted by image then score, into per-image slots: image b's rows
-    are the contiguous run from start[b] (the rows of earlier images), per_image[b] long."""
+def _pack(net, pred, selected, total, boxes, scores, classes, coeffs, prefix, max_det):
+    """INMSLayer's (K, 3) rows (image, 0, box) of a one-column NMS, sorted by image then score, into per-image slots:
+    image b's rows are the contiguous run from start[b] (the rows of earlier images), per_image[b] long. `scores`
+    and `classes` are (B, A, 1)."""
     f32, i32 = np.float32, np.int32
     rows = concat(net, [selected, constant(net, np.zeros((1, 3)), f"{prefix}.pad_row", i32)], f"{prefix}.rows", 0)
     row_image = reshape(net, gather(net, selected, 0, f"{prefix}.batch_ids", axis=1), f"{prefix}.batch_ids.row",
@@ -437,9 +443,9 @@ def _pack(net, pred, selected, total, boxes, scores, coeffs, prefix, max_det):
     det_scores = gather_nd(net, scores, column([0, 2, 1], f"{prefix}.batch_box_class"), f"{prefix}.det_scores")
     net.output(select(net, valid3, det_boxes, zeros3, f"{prefix}.out_boxes"), "boxes")
     net.output(select(net, valid, det_scores, zeros2, f"{prefix}.out_scores"), "scores")
-    net.output(select(net, valid, column(1, f"{prefix}.det_classes"),
-                      constant(net, np.full((1, 1), -1), f"{prefix}.minus_one", i32), f"{prefix}.out_classes"),
-               "classes")
+    det_classes = gather_nd(net, classes, column([0, 2, 1], f"{prefix}.batch_box_0"), f"{prefix}.det_classes")
+    net.output(select(net, valid, det_classes, constant(net, np.full((1, 1), -1), f"{prefix}.minus_one", i32),
+                      f"{prefix}.out_classes"), "classes")
     net.output(elementwise(net, per_image, constant(net, np.full((1, 1), max_det), f"{prefix}.max_det", i32),
                            f"{prefix}.num", "min"), "num_dets")
     if coeffs is not None:
