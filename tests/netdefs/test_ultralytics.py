@@ -228,3 +228,25 @@ def test_fp16_error_is_bounded():
                         precision="fp16", quiet=True)(x)
     assert out["pred"].dtype == np.float32
     assert rel_err(out["pred"], run_reference(model, x)[0].numpy()) <= 2e-2
+
+
+def test_int8_keeps_the_head_out_and_stays_close_to_fp32():
+    """Explicit Q/DQ INT8 (calibrated on bus.jpg and zidane.jpg): the head's output convolutions stay out of INT8
+    by default (quant_defaults), and the raw maps stay close to fp32."""
+    import ultralytics
+    from netdefs.runtime.calibrate import calibrate
+    images = [str(Path(ultralytics.__file__).parent / "assets" / f) for f in ("bus.jpg", "zidane.jpg")]
+    model = reference("yolo11n")
+    weights = state_dict_arrays(model)
+    quant = calibrate("yolo11n", weights, images, method="max", imgsz=64, progress=False)
+    kwargs = dict(backend="reference", imgsz=64, batch=2, quiet=True, head="raw")
+    int8 = netdefs.build("yolo11n", weights, precision="int8", quant=quant, **kwargs)
+    fallback = int8.meta["int8"]["fallback"]
+    assert "model.23.cv2.*.2=fp16" in fallback and "model.23.cv3.*.2=fp16" in fallback
+    assert int8.meta["int8"]["quantizers"] > 50
+    x = letterboxed_images(64)
+    y8, y32 = int8(x), netdefs.build("yolo11n", weights, **kwargs)(x)
+    for i in range(3):  # the box distances (the class logits are dominated by their biases): measured rel <= 6.2e-3
+        a, b = y8[f"raw{i}"][:, :64].ravel(), y32[f"raw{i}"][:, :64].ravel()
+        cosine = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+        assert cosine >= 0.999 and 0 < rel_err(a, b) <= 5e-2, (i, cosine, rel_err(a, b))
