@@ -267,8 +267,9 @@ class Ultralytics(Family):
         reg_max, end2end = GENERATIONS[gen][3:]
         net.bn_eps = CLASSIFY_BN_EPS if kind == "classify" else BN_EPS
         if kind == "classify":
-            if head is not None:
-                raise ModelMismatch(f"{PREFIXES[gen]}{scale}-cls is a classifier: it has no detection head options")
+            if head not in (None, "raw"):  # "raw" (compare_options): a classifier's raw output is its logits
+                raise ModelMismatch(f"{PREFIXES[gen]}{scale}-cls is a classifier: its only output is the logits "
+                                    f"(head {head!r} is a detection head)")
             feats = backbone(net, x, gen, scale, kind)
             net.output(Classify(net, feats[-1], f"model.{len(feats)}", num_classes), "logits")
             return {"outputs": ["logits"]}
