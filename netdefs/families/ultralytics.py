@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..errors import ModelMismatch
+from ..errors import ModelMismatch, UserError
 from ..family import Family, check_choice, check_count, check_unit_interval, count
 from ..layers.ops import (cast, concat, constant, elementwise, gather, gather_elements, gather_nd, matmul, nms,
                           reduce, reshape, select, shape, shape_of, shuffle, slice_axis, topk, interpolate, arange)
@@ -268,14 +268,14 @@ class Ultralytics(Family):
         net.bn_eps = CLASSIFY_BN_EPS if kind == "classify" else BN_EPS
         if kind == "classify":
             if head not in (None, "raw"):  # "raw" (compare_options): a classifier's raw output is its logits
-                raise ModelMismatch(f"{PREFIXES[gen]}{scale}-cls is a classifier: its only output is the logits "
+                raise UserError(f"{PREFIXES[gen]}{scale}-cls is a classifier: its only output is the logits "
                                     f"(head {head!r} is a detection head)")
             feats = backbone(net, x, gen, scale, kind)
             net.output(Classify(net, feats[-1], f"model.{len(feats)}", num_classes), "logits")
             return {"outputs": ["logits"]}
         head = head or ("end2end" if end2end else "nms")
         if head == "end2end" and not end2end:
-            raise ModelMismatch(f"{PREFIXES[gen]} has no end-to-end head (YOLO26 has): use head nms")
+            raise UserError(f"{PREFIXES[gen]} has no end-to-end head (YOLO26 has): use head nms")
         d = head_index(gen, kind)
         rows = layers_of(gen, kind)
         feats = backbone(net, x, gen, scale, kind)

@@ -13,8 +13,8 @@ GENERATION_DIRS = {"yolov8": "v8", "yolo11": "11", "yolo26": "26"}
 
 
 def yaml_path(name):
-    """The package's yaml for 'yolov8n', 'yolo11s-seg', 'yolo26n-cls' (the scale letter is the `scale` key
-    ultralytics reads from the file name), e.g. .../cfg/models/11/yolo11s-seg.yaml (a scaled name of yolo11-seg.yaml)."""
+    """The package's yaml for 'yolov8n', 'yolo11s-seg', 'yolo26n-cls': ultralytics reads the scale letter from the
+    file name, so .../cfg/models/11/yolo11s-seg.yaml loads yolo11-seg.yaml with scale s."""
     import ultralytics
     gen = re.match(r"(yolov8|yolo11|yolo26)", name).group(1)
     root = Path(ultralytics.__file__).parent / "cfg" / "models" / GENERATION_DIRS[gen]
