@@ -153,29 +153,36 @@ def test_yolo26_end2end_head_equals_ultralytics():
 
 
 def test_dynamic_image_size_and_batch_match_ultralytics_at_each_size():
-    """One engine with a dynamic H, W (anchors from the feature-map sizes at run time) and batch: at 64, 96 and
-    128 (the 320 / 480 / 640 claim at small sizes), equal to ultralytics at each size, for the decoded output,
-    the prototypes (YOLO26's multi-level Proto26) and the end-to-end head (k from the anchor count at run time)."""
+    """One engine with a dynamic H, W (anchors from the feature-map sizes at run time, the end-to-end top-k's k from
+    the anchor count) and a dynamic batch, at 64, 96 and 128 (the 320 / 480 / 640 claim at small sizes): each
+    level's raw maps, the prototypes (YOLO26's multi-level Proto26, attention in C2PSA) and the detections equal
+    ultralytics' at every size."""
     from ultralytics.utils.nms import non_max_suppression
     model = reference("yolo26n-seg")
-    weights = state_dict_arrays(model)
-    common = dict(backend="reference", dynamic_batch=(1, 2, 2), dynamic_imgsz=(64, 96, 128), quiet=True)
-    decode = netdefs.build("yolo26n-seg", weights, head="decode", **common)
-    e2e = netdefs.build("yolo26n-seg", weights, score_threshold=0.25, max_det=100, **common)
-    assert decode.input_shape() == (-1, 3, -1, -1)
+    d = head_index("26", "segment")
+    branches = ("one2one_cv2", "one2one_cv3", "one2one_cv4")
+    engine = netdefs.build("yolo26n-seg", state_dict_arrays(model), backend="reference", dynamic_batch=(1, 2, 2),
+                           dynamic_imgsz=(64, 96, 128), score_threshold=0.25, max_det=100, quiet=True,
+                           debug_tensors=[f"model.{d}.{b}.{i}.2" for i in range(3) for b in branches])
+    assert engine.input_shape() == (-1, 3, -1, -1) and engine.meta["dynamic_imgsz"] == [[64, 64], [96, 96], [128, 128]]
     rng = np.random.default_rng(3)
-    for size, batch in ((64, 1), (96, 2), (128, 2)):
-        x = rng.random((batch, 3, size, size), dtype=np.float32)
-        (pred, proto), _ = run_reference(model, x)
-        out = decode(x)
-        assert rel_err(out["pred"], pred.numpy()) <= FP32_TOL, size
-        assert rel_err(out["proto"], proto.numpy()) <= FP32_TOL, size
-        model.end2end = True
-        try:
-            ref = non_max_suppression(run_reference(model, x)[0][0], 0.25, 0.7, max_det=100, end2end=True)
-        finally:
-            model.end2end = False
-        assert_same_detections(e2e(x), ref, nm=32)
+    model.end2end, model.model[-1].max_det = True, 100
+    try:
+        for size, batch in ((64, 1), (96, 2), (128, 2)):
+            x = rng.random((batch, 3, size, size), dtype=np.float32)
+            (dets, proto), preds = run_reference(model, x)
+            out = engine(x, debug=True)
+            assert rel_err(out["proto"], proto.numpy()) <= FP32_TOL, size
+            raw, offset = preds["one2one"], 0
+            for i, feat in enumerate(raw["feats"]):
+                n = feat.shape[2] * feat.shape[3]
+                for b, key in zip(branches, ("boxes", "scores", "mask_coefficient")):
+                    expected = raw[key][..., offset:offset + n].reshape(batch, -1, *feat.shape[2:]).numpy()
+                    assert rel_err(out[f"model.{d}.{b}.{i}.2"], expected) <= FP32_TOL, (size, i, b)
+                offset += n
+            assert_same_detections(out, non_max_suppression(dets, 0.25, 0.7, max_det=100, end2end=True), nm=32)
+    finally:
+        model.end2end, model.model[-1].max_det = False, 300
 
 
 def test_describe_from_element_counts_and_flat_weights_build():
