@@ -171,7 +171,7 @@ def describe_ultralytics(shapes):
         raise ModelMismatch("these weights are no ultralytics YOLOv8 / YOLO11 / YOLO26 model (no 3x3 model.0.conv)")
     c0 //= 27
     found = None
-    for gen in ("v8", "11", "26"):
+    for gen in ("v8", "11"):  # YOLO26's layer indices are YOLO11's: told apart below
         for kind in ("detect", "segment", "classify"):
             d = head_index(gen, kind)
             key = f"model.{d}.linear.bias" if kind == "classify" else f"model.{d}.cv3.0.2.bias"
@@ -269,7 +269,7 @@ class Ultralytics(Family):
         if kind == "classify":
             if head not in (None, "raw"):  # "raw" (compare_options): a classifier's raw output is its logits
                 raise UserError(f"{PREFIXES[gen]}{scale}-cls is a classifier: its only output is the logits "
-                                    f"(head {head!r} is a detection head)")
+                                f"(head {head!r} is a detection head)")
             feats = backbone(net, x, gen, scale, kind)
             net.output(Classify(net, feats[-1], f"model.{len(feats)}", num_classes), "logits")
             return {"outputs": ["logits"]}
@@ -313,11 +313,11 @@ class Ultralytics(Family):
                      else Proto(net, levels[0], f"model.{d}.proto", npr, NM))
             net.output(proto, "proto")
             info["outputs"].append("proto")
-        _mark_unused(net, d, gen, kind, len(levels), branch, end2end)
+        _mark_unused(net, d, gen, kind, branch, end2end)
         return info
 
 
-def _mark_unused(net, d, gen, kind, nl, branch, end2end):
+def _mark_unused(net, d, gen, kind, branch, end2end):
     """The weights of branches that inference does not run (the other YOLO26 head, Proto26's training-only
     semantic branch): read by nothing, but part of the model, so a strict load does not call them unknown."""
     if not hasattr(net.weights, "names"):

@@ -125,9 +125,11 @@ def test_nms_head_equals_non_max_suppression_on_real_images(name):
     ref_pred = run_reference(model, x)[0]
     ref_pred = ref_pred[0] if name.endswith("-seg") else ref_pred
     d = head_index(*variant(name)[::2])
-    out = netdefs.build(name, state_dict_arrays(model), backend="reference", imgsz=160, batch=2, quiet=True,
-                        head="nms", score_threshold=conf, iou_threshold=iou, max_det=max_det,
-                        debug_tensors=[f"model.{d}.pred"])(x, debug=True)
+    # yolov8n on a dynamic image size: the same check covers DFL, decoding and NMS on run-time shapes
+    size = dict(dynamic_imgsz=(64, 160, 160)) if name == "yolov8n" else dict(imgsz=160)
+    out = netdefs.build(name, state_dict_arrays(model), backend="reference", batch=2, quiet=True, head="nms",
+                        score_threshold=conf, iou_threshold=iou, max_det=max_det, debug_tensors=[f"model.{d}.pred"],
+                        **size)(x, debug=True)
     pred = out[f"model.{d}.pred"]
     assert rel_err(pred, ref_pred.numpy()) <= FP32_TOL
     ref = non_max_suppression(torch.from_numpy(pred.copy()), conf, iou, max_det=max_det, nc=model.model[-1].nc)
