@@ -14,9 +14,12 @@ import netdefs  # noqa: E402
 from netdefs.families.ultralytics import FAMILY, head_index  # noqa: E402
 from netdefs.runtime.demo import DemoWeights  # noqa: E402
 
-# fp32 on reftrt, measured: raw maps <= 2.5e-7, decoded output <= 1.9e-7, prototypes <= 4.1e-7, class logits
-# <= 2.5e-7 relative (float32 summation order only). Asserted at 10x the largest.
-FP32_TOL = 4e-6
+# fp32 on reftrt, largest relative errors measured over the parity models below (float32 summation order only);
+# each asserted at about 10x its measured value.
+RAW_TOL = 5e-6  # raw maps: 4.7e-7 (yolov8s-seg)
+DECODE_TOL = 1.5e-6  # decoded output (model(x)[0]): 1.3e-7 (yolov8n, yolo11n, the -seg models; 1.26e-7 at 160 px)
+PROTO_TOL = 4e-6  # prototypes: 4.0e-7 (yolo26n-seg)
+LOGITS_TOL = 3.5e-6  # class logits: 3.3e-7 (yolo11s-cls)
 _models = {}
 
 
@@ -57,7 +60,7 @@ def test_raw_decode_proto_logits_match_ultralytics(name):
     kwargs = dict(backend="reference", imgsz=64, batch=2, quiet=True)
     if name.endswith("-cls"):
         out = netdefs.build(name, weights, **kwargs)(x)
-        assert rel_err(out["logits"], ref[1].numpy()) <= FP32_TOL
+        assert rel_err(out["logits"], ref[1].numpy()) <= LOGITS_TOL
         return
     seg = name.endswith("-seg")
     d = head_index(variant(name)[0], variant(name)[2])
@@ -65,16 +68,16 @@ def test_raw_decode_proto_logits_match_ultralytics(name):
     debug = [f"model.{d}.{b}.{i}.2" for i in range(3) for b in branches]
     out = netdefs.build(name, weights, head="decode", debug_tensors=debug, **kwargs)(x, debug=True)
     pred, proto = (ref[0][0], ref[0][1]) if seg else (ref[0], None)
-    assert rel_err(out["pred"], pred.numpy()) <= FP32_TOL
+    assert rel_err(out["pred"], pred.numpy()) <= DECODE_TOL
     if seg:
-        assert rel_err(out["proto"], proto.numpy()) <= FP32_TOL
+        assert rel_err(out["proto"], proto.numpy()) <= PROTO_TOL
     raw = ref[1].get("one2many", ref[1])
     offset = 0
     for i, feat in enumerate(raw["feats"]):
         n = feat.shape[2] * feat.shape[3]
         for b, key in zip(branches, ("boxes", "scores", "mask_coefficient")):
             expected = raw[key][..., offset:offset + n].reshape(2, -1, *feat.shape[2:]).numpy()
-            assert rel_err(out[f"model.{d}.{b}.{i}.2"], expected) <= FP32_TOL, (i, b)
+            assert rel_err(out[f"model.{d}.{b}.{i}.2"], expected) <= RAW_TOL, (i, b)
         offset += n
 
 
@@ -131,7 +134,7 @@ def test_nms_head_equals_non_max_suppression_on_real_images(name):
                         score_threshold=conf, iou_threshold=iou, max_det=max_det, debug_tensors=[f"model.{d}.pred"],
                         **size)(x, debug=True)
     pred = out[f"model.{d}.pred"]
-    assert rel_err(pred, ref_pred.numpy()) <= FP32_TOL
+    assert rel_err(pred, ref_pred.numpy()) <= DECODE_TOL
     ref = non_max_suppression(torch.from_numpy(pred.copy()), conf, iou, max_det=max_det, nc=model.model[-1].nc)
     assert_same_detections(out, ref, nm=32 if name.endswith("-seg") else 0)
 
@@ -174,13 +177,13 @@ def test_dynamic_image_size_and_batch_match_ultralytics_at_each_size():
             x = rng.random((batch, 3, size, size), dtype=np.float32)
             (dets, proto), preds = run_reference(model, x)
             out = engine(x, debug=True)
-            assert rel_err(out["proto"], proto.numpy()) <= FP32_TOL, size
+            assert rel_err(out["proto"], proto.numpy()) <= PROTO_TOL, size
             raw, offset = preds["one2one"], 0
             for i, feat in enumerate(raw["feats"]):
                 n = feat.shape[2] * feat.shape[3]
                 for b, key in zip(branches, ("boxes", "scores", "mask_coefficient")):
                     expected = raw[key][..., offset:offset + n].reshape(batch, -1, *feat.shape[2:]).numpy()
-                    assert rel_err(out[f"model.{d}.{b}.{i}.2"], expected) <= FP32_TOL, (size, i, b)
+                    assert rel_err(out[f"model.{d}.{b}.{i}.2"], expected) <= RAW_TOL, (size, i, b)
                 offset += n
             assert_same_detections(out, non_max_suppression(dets, 0.25, 0.7, max_det=100, end2end=True), nm=32)
     finally:
@@ -199,7 +202,7 @@ def test_describe_from_element_counts_and_flat_weights_build():
         assert FAMILY.describe(shapes)[0] == name
     x = np.random.default_rng(2).random((1, 3, 64, 64), dtype=np.float32)
     out = netdefs.build("yolov8n", flat, backend="reference", head="decode", imgsz=64, quiet=True)(x)
-    assert rel_err(out["pred"], run_reference(model, x)[0].numpy()) <= FP32_TOL
+    assert rel_err(out["pred"], run_reference(model, x)[0].numpy()) <= DECODE_TOL
     with pytest.raises(netdefs.ModelMismatch, match="the weights are yolov8n .80 classes.*yolo11n"):
         netdefs.build("yolo11n", weights, backend="reference", imgsz=64, quiet=True)
 
@@ -274,12 +277,12 @@ def test_fp16_error_is_bounded():
     out = netdefs.build("yolo11n", state_dict_arrays(model), backend="reference", head="decode", imgsz=64,
                         precision="fp16", quiet=True)(x)
     assert out["pred"].dtype == np.float32
-    assert rel_err(out["pred"], run_reference(model, x)[0].numpy()) <= 2e-2
+    assert rel_err(out["pred"], run_reference(model, x)[0].numpy()) <= 2e-2  # measured 3.5e-4
 
 
 def test_int8_keeps_the_head_out_and_stays_close_to_fp32():
     """Explicit Q/DQ INT8 (calibrated on bus.jpg and zidane.jpg): the head's output convolutions stay out of INT8
-    by default (quant_defaults), and the raw maps stay close to fp32."""
+    by default (quant_defaults), and the box maps stay close to the fp32 reference."""
     import ultralytics
     from netdefs.runtime.calibrate import calibrate
     images = [str(Path(ultralytics.__file__).parent / "assets" / f) for f in ("bus.jpg", "zidane.jpg")]
@@ -292,8 +295,12 @@ def test_int8_keeps_the_head_out_and_stays_close_to_fp32():
     assert "model.23.cv2.*.2=fp16" in fallback and "model.23.cv3.*.2=fp16" in fallback
     assert int8.meta["int8"]["quantizers"] > 50
     x = letterboxed_images(64)
-    y8, y32 = int8(x), netdefs.build("yolo11n", weights, **kwargs)(x)
-    for i in range(3):  # the box distances (the class logits are dominated by their biases): measured rel <= 6.2e-3
-        a, b = y8[f"raw{i}"][:, :64].ravel(), y32[f"raw{i}"][:, :64].ravel()
+    y8, raw = int8(x), run_reference(model, x)[1]  # the fp32 engine equals the reference to ~1e-7 (above)
+    offset = 0
+    for i, feat in enumerate(raw["feats"]):  # the box distances (the class logits are dominated by their biases)
+        n = feat.shape[2] * feat.shape[3]
+        a = y8[f"raw{i}"][:, :64].ravel()
+        b = raw["boxes"][..., offset:offset + n].reshape(2, 64, *feat.shape[2:]).numpy().ravel()
+        offset += n
         cosine = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-        assert cosine >= 0.999 and 0 < rel_err(a, b) <= 5e-2, (i, cosine, rel_err(a, b))
+        assert cosine >= 0.999 and 0 < rel_err(a, b) <= 5e-2, (i, cosine, rel_err(a, b))  # measured rel <= 6.2e-3
