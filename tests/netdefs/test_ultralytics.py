@@ -141,7 +141,7 @@ def test_nms_head_equals_non_max_suppression_on_real_images(name):
 
 def test_yolo26_end2end_head_equals_ultralytics():
     """YOLO26's default head: the one-to-one branch and its top-k, as model(x)[0] with model.end2end = True, then
-    non_max_suppression's end-to-end score filter."""
+    non_max_suppression's end-to-end score filter; built from weights without the one-to-many head (fused)."""
     from ultralytics.utils.nms import non_max_suppression
     conf, max_det = 0.25, 300
     model = ultralytics_model("yolo26n", seed=4)
@@ -151,7 +151,10 @@ def test_yolo26_end2end_head_equals_ultralytics():
         ref = non_max_suppression(run_reference(model, x)[0], conf, 0.7, max_det=max_det, end2end=True)
     finally:
         model.end2end = False
-    engine = netdefs.build("yolo26n", state_dict_arrays(model), backend="reference", imgsz=160, batch=2, quiet=True,
+    # as ultralytics' fuse() leaves an end-to-end model: the one-to-many head removed
+    fused = {k: v for k, v in state_dict_arrays(model).items() if not k.startswith(("model.23.cv", "model.23.dfl"))}
+    assert FAMILY.describe({k: v.shape for k, v in fused.items()}) == ("yolo26n", 80)
+    engine = netdefs.build("yolo26n", fused, backend="reference", imgsz=160, batch=2, quiet=True, strict=True,
                            score_threshold=conf, max_det=max_det)
     assert engine.meta["head"] == "end2end"
     assert_same_detections(engine(x), ref)
@@ -304,3 +307,16 @@ def test_int8_keeps_the_head_out_and_stays_close_to_fp32():
         offset += n
         cosine = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
         assert cosine >= 0.999 and 0 < rel_err(a, b) <= 5e-2, (i, cosine, rel_err(a, b))  # measured rel <= 6.2e-3
+
+
+def test_option_errors_name_the_choice():
+    from netdefs.runtime.build import define
+    with pytest.raises(netdefs.UserError, match="no end-to-end head"):
+        define("yolov8n", DemoWeights(), backend="reference", imgsz=64, quiet=True, head="end2end")
+    with pytest.raises(netdefs.UserError, match="classifier"):
+        define("yolo11n-cls", DemoWeights(), backend="reference", imgsz=64, quiet=True, head="nms")
+    with pytest.raises(netdefs.UserError, match="head must be one of"):
+        define("yolo26n", DemoWeights(), backend="reference", imgsz=64, quiet=True, head="boxes")
+    with pytest.raises(netdefs.UserError, match="multiple of 32"):
+        define("yolo11n", DemoWeights(), backend="reference", dynamic_imgsz=(64, 80, 128), quiet=True)
+    assert define("yolo11n-cls", DemoWeights(), backend="reference", quiet=True).info["imgsz"] == [224, 224]
