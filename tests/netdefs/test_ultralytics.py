@@ -320,3 +320,22 @@ def test_option_errors_name_the_choice():
     with pytest.raises(netdefs.UserError, match="multiple of 32"):
         define("yolo11n", DemoWeights(), backend="reference", dynamic_imgsz=(64, 80, 128), quiet=True)
     assert define("yolo11n-cls", DemoWeights(), backend="reference", quiet=True).info["imgsz"] == [224, 224]
+
+
+@pytest.mark.parametrize("name", ["yolo11n-seg", "yolov8n-cls"])
+def test_compare_reference_gives_the_raw_head_tensors(name):
+    """netdefs/analysis/ultralytics_reference.py (tools/compare.py's reference, to be registered in
+    analysis/reference.py): the yaml-built module loaded with the weights runs to the raw head's tensors."""
+    from netdefs.analysis import ultralytics_reference as ur
+    weights = state_dict_arrays(reference(name))
+    module = ur.build(name, {k: v.shape for k, v in weights.items()})
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=True)
+    module.eval()
+    from netdefs.runtime.build import build_definition
+    d = netdefs.define(name, weights, backend="reference", imgsz=64, quiet=True, **FAMILY.compare_options)
+    names = ur.raw_names(d.info)
+    x = np.random.default_rng(5).random((1, 3, 64, 64), dtype=np.float32)
+    out = build_definition(d, debug_tensors=names, quiet=True)(x, debug=True)
+    expected = ur.raw_outputs(module, d.info)(x)
+    for n in names:
+        assert rel_err(out[n], expected[n]) <= RAW_TOL, n
