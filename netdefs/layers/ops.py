@@ -158,6 +158,13 @@ def reshape(net, x, name, dims):
     return shuffle(net, x, name, reshape=dims)
 
 
+def reshape_to(net, x, name, dims):
+    """x.reshape(dims) with `dims` a 1-D shape tensor (sizes known only at run time, e.g. another tensor's shape)."""
+    layer = net.network.add_shuffle(x)
+    layer.set_input(1, dims)
+    return _out(net, layer, name)
+
+
 def flatten(net, x, name):
     """torch.flatten(x, 1) for (N, C, 1, 1) or any (N, ...) tensor with static non-batch dimensions."""
     return reshape(net, x, name, (0, int(np.prod(shape_of(x)[1:]))))
@@ -196,6 +203,13 @@ def gather(net, x, indices, name, axis=0):
     return _out(net, net.network.add_gather(x, indices, axis), name)
 
 
+def gather_elements(net, data, indices, name, axis):
+    """torch.gather(data, axis, indices): indices of data's rank (TensorRT's GatherMode.ELEMENT)."""
+    layer = net.network.add_gather_v2(data, indices, net.trt.GatherMode.ELEMENT)
+    layer.axis = axis
+    return _out(net, layer, name)
+
+
 def gather_nd(net, data, indices, name):
     """data[indices[..., 0], indices[..., 1], ...] (TensorRT's GatherMode.ND, no batch dimensions)."""
     return _out(net, net.network.add_gather_v2(data, indices, net.trt.GatherMode.ND), name)
@@ -214,9 +228,13 @@ def softmax(net, x, name, axis=-1):
 
 
 def topk(net, x, name, k, axis=-1, largest=True):
-    """(values, indices) of the k largest (or smallest) along `axis`."""
-    layer = net.network.add_topk(x, net.trt.TopKOperation.MAX if largest else net.trt.TopKOperation.MIN, k,
-                                 1 << (axis % len(shape_of(x))))
+    """(values, indices) of the k largest (or smallest) along `axis`; `k` an int, or a 0-d int32 tensor when it is
+    known only at run time (e.g. min(max_det, anchors) on a dynamic image size)."""
+    dynamic = not isinstance(k, (int, np.integer))
+    layer = net.network.add_topk(x, net.trt.TopKOperation.MAX if largest else net.trt.TopKOperation.MIN,
+                                 1 if dynamic else int(k), 1 << (axis % len(shape_of(x))))
+    if dynamic:
+        layer.set_input(1, k)
     net.named(layer, name)
     return layer.get_output(0), layer.get_output(1)
 
@@ -284,6 +302,18 @@ def conv2d(net, x, prefix, c_out, k, s=1, p=0, g=1, d=1, bias=True):
     layer.num_groups = g
     y = _out(net, layer, prefix)
     return cast(net, y, f"{prefix}.half", "float16") if fp32 else y
+
+
+def conv_transpose2d(net, x, prefix, c_out, k, s=1, p=0, bias=True):
+    """nn.ConvTranspose2d (groups 1): weights `prefix.weight` (c_in, c_out, k, k), TensorRT's deconvolution layout,
+    and `prefix.bias`. Not quantized: INT8 networks run it in their remainder precision."""
+    c_in = shape_of(x)[1]
+    w = net.weight(f"{prefix}.weight", (c_in, c_out, k, k))
+    b = net.weight(f"{prefix}.bias", (c_out,)) if bias else net.empty_weights()
+    layer = net.network.add_deconvolution_nd(x, c_out, (k, k), w, b)
+    layer.stride_nd = (s, s)
+    layer.padding_nd = (p, p)
+    return _out(net, layer, name=prefix)
 
 
 def batchnorm(net, x, prefix, eps):
