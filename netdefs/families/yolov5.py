@@ -146,6 +146,8 @@ def describe_yolov5(shapes):
         arch, c0 = ("p6" if any(k.startswith("model.33.") for k in counts) else "p5"), counts["model.0.conv.weight"] // 108
     else:
         raise ModelMismatch("these weights are not a YOLOv5 model (no model.0.conv weights)")
+    if "model.2.cv3.conv.weight" not in counts:  # C3; ultralytics' YOLOv8 / YOLO11 have C2f / C3k2 there
+        raise ModelMismatch("these weights are not a YOLOv5 model (model.2 is not a C3 block)")
     width = c0 / 64
     depth_count = len({k.split(".")[3] for k in counts if k.startswith("model.2.m.")})
     variant = next((v for v, (gd, gw) in VARIANTS.items()
@@ -154,12 +156,13 @@ def describe_yolov5(shapes):
         raise ModelMismatch(f"YOLOv5 weights with width {width:g} and depth {depth_count} match no n/s/m/l/x variant")
     d = detect_index(arch)
     seg = f"model.{d}.proto.cv1.conv.weight" in counts
+    if f"model.{d}.m.0.bias" not in counts:
+        raise ModelMismatch(f"these weights are not a YOLOv5 model (no Detect head model.{d}.m.0)")
     na = len(ANCHORS_P5[0]) // 2
     no = counts[f"model.{d}.m.0.bias"] // na
     nc = no - 5 - (32 if seg else 0)
     suffix = {"p5": "", "p6": "6", "v5.0": "-v5.0"}[arch] + ("-seg" if seg else "")
     return f"yolov5{variant}{suffix}", nc
-
 
 
 class YOLOv5(Family):
