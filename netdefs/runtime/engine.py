@@ -13,6 +13,7 @@ import numpy as np
 
 from weights.atomic import atomic_write
 
+from .. import tasks
 from ..errors import BuildError, UserError
 from .backend import Logger, trt_module
 
@@ -283,7 +284,6 @@ def read_sidecar(path, plan):
     if meta["plan_sha256"] != actual:
         raise UserError(f"{sidecar} does not describe {path}: it records plan sha256 {meta['plan_sha256'][:12]}..., "
                         f"the plan's is {actual[:12]}... ({unit})")
-    from .. import tasks
     if meta["task"] not in tasks.TASKS:
         raise UserError(f"{sidecar}: {path} is an engine of the task {meta['task']!r}, which this version cannot "
                         f"run (known: {', '.join(tasks.TASKS)})")
