@@ -657,6 +657,18 @@ def layer_flops_table(summary):
     return "\n".join(lines)
 
 
+def grid_layout(level, bw, bh, gx, gy, top):
+    """Boxes in rows by graph depth (`level[i]`), left to right in each row: ({i: (column, row)}, width, height) of
+    the picture, for boxes bw x bh with gaps gx, gy below a title band of height `top`."""
+    columns, position = {}, {}
+    for i, lv in enumerate(level):
+        position[i] = (columns.get(lv, 0), lv)
+        columns[lv] = columns.get(lv, 0) + 1
+    width = max(columns.values(), default=1) * (bw + gx) + gx
+    height = top + (max(level, default=0) + 1) * (bh + gy) + 20
+    return position, width, height
+
+
 def svg(summary, title):
     """The network as a graph of predicted kernels, coloured by fusion rule (hover a box for its layers)."""
     from xml.sax.saxutils import escape
@@ -675,14 +687,8 @@ def svg(summary, title):
                     edges.add((j, i))
     for j, i in sorted(edges, key=lambda e: e[1]):
         level[i] = max(level[i], level[j] + 1)
-    columns = {}
-    position = {}
-    for i, lv in enumerate(level):
-        position[i] = (columns.get(lv, 0), lv)
-        columns[lv] = columns.get(lv, 0) + 1
     bw, bh, gx, gy, top = 230, 26, 20, 22, 70
-    width = max(columns.values(), default=1) * (bw + gx) + gx
-    height = top + (max(level, default=0) + 1) * (bh + gy) + 20
+    position, width, height = grid_layout(level, bw, bh, gx, gy, top)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" '
            f'font-size="11">', f'<text x="{gx}" y="20" font-size="14">{escape(title)}: PREDICTED fusions '
            f'({summary.num_layers} layers, {summary.kernels} kernels, {summary.weights:,} weights, '

@@ -17,7 +17,7 @@ and no-ops are listed and counted apart.
 import json
 import re
 
-from .fusion import COLOURS, NO_KERNEL, RULES
+from .fusion import COLOURS, NO_KERNEL, RULES, grid_layout
 
 # ---------------------------------------------------------------- reading listings
 
@@ -499,13 +499,8 @@ def svg(al, title):
             if j is not None and j < i:
                 edges.add((j, i))
                 level[i] = max(level[i], level[j] + 1)
-    columns, position = {}, {}
-    for i, lv in enumerate(level):
-        position[i] = (columns.get(lv, 0), lv)
-        columns[lv] = columns.get(lv, 0) + 1
     bw, bh, gx, gy, top = 300, 26, 20, 22, 70
-    width = max(columns.values(), default=1) * (bw + gx) + gx
-    height = top + (max(level, default=0) + 1) * (bh + gy) + 20
+    position, width, height = grid_layout(level, bw, bh, gx, gy, top)
 
     def centre(i):
         c, lv = position[i]
