@@ -360,7 +360,7 @@ def build_plan(builder, network, config):
 
     # Validate: run every layer on meta tensors for each profile's min, opt and max shapes.
     shape_inputs = [t for t in network._inputs if t in shape_tensors]
-    dtypes = {}
+    dtypes, observed = {}, {}
     if progress is not None:
         progress.phase_start("Validating network", None, len(profile_records))
     for index, record in enumerate(profile_records):
@@ -391,6 +391,7 @@ def build_plan(builder, network, config):
                     if t not in values:
                         return _fail(logger, f"{layer.name}: could not compute output {t.name}")
                     dtypes[t] = values[t].dtype
+                    observed.setdefault(t, []).append(tuple(values[t].shape))
         if progress is not None and progress.step_complete("Validating network", index) is False:
             progress.phase_finish("Validating network")
             return _fail(logger, "Build cancelled by the progress monitor.")
@@ -400,8 +401,25 @@ def build_plan(builder, network, config):
     for t in network._outputs:
         if t._producer is not None and t not in dtypes:
             return _fail(logger, f"Output tensor {t.name} could not be computed")
-    return _plan.serialize(network, layers, profile_records, dtypes, config,
-                           _engine_shapes(network, layers, profile_records, shape_inputs))
+    shapes = _profile_shapes(observed)
+    shapes.update(_engine_shapes(network, layers, profile_records, shape_inputs))
+    return _plan.serialize(network, layers, profile_records, dtypes, config, shapes)
+
+
+def _profile_shapes(observed):
+    """Shapes of the tensors whose definition-time shape names a size that the profiles do not all give: that
+    dimension becomes -1. Definition-time shapes come from two probe sizes, and a size that depends on values (a
+    top-k of min(100, anchors), anchors from the image size) can agree at both probes and not at a profile's
+    minimum; the plan then records what holds over every profile, as the loader checks it."""
+    shapes = {}
+    for t, seen in observed.items():
+        defined = list(t.shape)
+        if any(len(s) != len(defined) for s in seen):
+            continue
+        dims = [d if d >= 0 and all(s[i] == d for s in seen) else -1 for i, d in enumerate(defined)]
+        if dims != defined:
+            shapes[t] = dims
+    return shapes
 
 
 def _engine_shapes(network, layers, profile_records, shape_inputs):
