@@ -1,9 +1,9 @@
 """The registry: one `Family` per architecture family (netdefs/family.py says what a family declares).
 Adding a family is one module in this folder and one line in FAMILIES."""
 from ..errors import ModelMismatch
-from . import mobilenet, resnet, segformer, smp, yolov5
+from . import mobilenet, resnet, rtdetr, segformer, smp, yolov5
 
-FAMILIES = [yolov5.FAMILY, resnet.FAMILY, mobilenet.FAMILY, smp.FAMILY, segformer.FAMILY]
+FAMILIES = [yolov5.FAMILY, resnet.FAMILY, mobilenet.FAMILY, smp.FAMILY, segformer.FAMILY, rtdetr.FAMILY]
 
 
 def models():
