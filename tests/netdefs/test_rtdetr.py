@@ -1,0 +1,163 @@
+"""RT-DETR parity with ultralytics 8.4.x RTDETRDetectionModel, built from ultralytics' own yaml with seeded random
+weights and randomised BatchNorm statistics (tests/helpers/ref_rtdetr.py), on reftrt.
+
+Time (2 shared CPU cores): the ultralytics model builds in ~6 s, rtdetr-l runs ~10 s in PyTorch and ~25 s on reftrt at
+160x160; the whole file takes a few minutes. The sizes are small on purpose (multiples of 32, >= 300 encoder tokens at
+160 so that the top-300 query selection really selects)."""
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("ultralytics")
+
+from tests.helpers.ref_rtdetr import reference_outputs, rtdetr_model  # noqa: E402
+from tests.helpers.refmodels import state_dict_arrays  # noqa: E402
+
+import netdefs  # noqa: E402
+from netdefs.families.rtdetr import FAMILY, decoder_index  # noqa: E402
+from netdefs.runtime.demo import DemoWeights  # noqa: E402
+
+# Measured fp32 relative errors (max |netdef - PyTorch| / max |PyTorch|) of the last decoder layer's boxes / class
+# logits on reftrt (torch 2.14 CPU). The bounds are 10x these (a regression shows), never above the acceptance's 1e-4.
+MEASURED = {("rtdetr-l", (160, 160)): (3.7e-7, 6.3e-7), ("rtdetr-l", (256, 192)): (3.6e-7, 5.1e-7),
+            ("rtdetr-resnet50", (160, 160)): (4.6e-7, 5.7e-7), ("rtdetr-resnet50", (192, 224)): (3.0e-7, 5.0e-7)}
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def bound(measured):
+    return min(1e-4, 10 * measured)
+
+
+_MODELS = {}
+
+
+def model_and_weights(name):
+    if name not in _MODELS:
+        model = rtdetr_model(name, seed={"rtdetr-l": 1, "rtdetr-resnet50": 2}[name])
+        _MODELS[name] = model, state_dict_arrays(model)
+    return _MODELS[name]
+
+
+def last_layer_tensors(name):
+    d = decoder_index(name)
+    return [f"model.{d}.decoder.layers.5.refined_bbox", f"model.{d}.dec_score_head.5"]
+
+
+def run_both(name, x, conf=None, **options):
+    """(ultralytics' (dec_bboxes, dec_scores, y), our outputs with the last decoder layer's boxes and logits as debug
+    tensors) for input x. conf None: the score threshold is put between the 20th and 21st best scores of image 0, so
+    that the threshold keeps some detections and cuts others whatever the random weights give."""
+    model, weights = model_and_weights(name)
+    ref = reference_outputs(model, x)
+    if conf is None:
+        conf = float(ref[2][0, 19:21, 4].mean())
+    engine = netdefs.build(name, weights, backend="reference", imgsz=tuple(x.shape[2:]), batch=x.shape[0],
+                           quiet=True, debug_tensors=last_layer_tensors(name), score_threshold=conf, **options)
+    return ref, engine(x, debug=True), conf
+
+
+def check_decoder(name, hw, ref, out):
+    boxes_ref, scores_ref, _ = ref
+    boxes, logits = (out[t] for t in last_layer_tensors(name))
+    e_boxes, e_scores = rel_err(boxes, boxes_ref), rel_err(logits, scores_ref)
+    print(f"{name} {hw}: boxes {e_boxes:.2e}, scores {e_scores:.2e}")
+    mb, ms = MEASURED[(name, hw)]
+    assert e_boxes <= bound(mb) and e_scores <= bound(ms), (e_boxes, e_scores)
+
+
+def check_postprocess_against_head(ref_y, out, conf, max_det):
+    """Our postprocess head against the eval model's own top-k head output (B, nq, 6: cxcywh, score, class),
+    thresholded and cut as RTDETRPredictor does."""
+    for b in range(ref_y.shape[0]):
+        y = ref_y[b][ref_y[b, :, 4] > conf][:max_det]
+        n = int(out["num_dets"][b, 0])
+        assert n == len(y)
+        np.testing.assert_allclose(out["scores"][b, :n], y[:, 4], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(out["classes"][b, :n], y[:, 5].astype(np.int32))
+        assert (out["classes"][b, n:] == -1).all() and (out["scores"][b, n:] == 0).all()
+
+
+@pytest.mark.parametrize("name,hw", [("rtdetr-l", (160, 160)), ("rtdetr-resnet50", (160, 160)),
+                                     ("rtdetr-resnet50", (192, 224))])
+def test_decoder_and_postprocess_match_ultralytics(name, hw):
+    x = np.random.default_rng(7).random((1, 3) + hw, dtype=np.float32)
+    max_det = 100
+    ref, out, conf = run_both(name, x, head="postprocess", max_det=max_det)
+    check_decoder(name, hw, ref, out)
+    check_postprocess_against_head(ref[2], out, conf, max_det)
+
+
+def _bus_input(hw):
+    """ultralytics/assets/bus.jpg as RTDETRPredictor feeds it: LetterBox(scale_fill=True) (a plain stretch), BGR ->
+    RGB, / 255."""
+    from pathlib import Path
+
+    import cv2
+    import ultralytics
+    from ultralytics.data.augment import LetterBox
+    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    orig = cv2.imread(str(path))
+    im = LetterBox(hw, auto=False, scale_fill=True)(image=orig)
+    x = np.ascontiguousarray(im[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
+    return path, orig, x
+
+
+def test_detections_on_bus_equal_rtdetr_predictor():
+    """The postprocessed detections on ultralytics/assets/bus.jpg equal ultralytics' RTDETRPredictor.postprocess of the
+    model's own output (boxes in the original image's pixels), and the decoder matches at a second, non-square size."""
+    from types import SimpleNamespace
+
+    from ultralytics.models.rtdetr.predict import RTDETRPredictor
+    name, hw, max_det = "rtdetr-l", (256, 192), 50
+    path, orig, x = _bus_input(hw)
+    ref, out, conf = run_both(name, x, head="postprocess", max_det=max_det)
+    check_decoder(name, hw, ref, out)
+
+    predictor = RTDETRPredictor.__new__(RTDETRPredictor)  # only postprocess: args, batch paths, class names
+    predictor.args = SimpleNamespace(conf=conf, classes=None, max_det=max_det)
+    predictor.batch = [[str(path)]]
+    predictor.model = SimpleNamespace(names={i: str(i) for i in range(80)})
+    result = predictor.postprocess(torch.from_numpy(ref[2]), torch.from_numpy(x), [orig])[0]
+    det = result.boxes.data.numpy()
+    n = int(out["num_dets"][0, 0])
+    assert n == len(det) == 20, (n, len(det))
+    oh, ow = orig.shape[:2]
+    boxes = out["boxes"][0, :n] * np.array([ow / hw[1], oh / hw[0]] * 2, np.float32)  # input pixels -> image pixels
+    np.testing.assert_allclose(boxes, det[:, :4], rtol=1e-4, atol=2e-3)
+    np.testing.assert_allclose(out["scores"][0, :n], det[:, 4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out["classes"][0, :n], det[:, 5].astype(np.int32))
+
+
+@pytest.mark.parametrize("name", FAMILY.models)
+def test_every_variant_builds_with_demo_weights(name):
+    """All four variants define and build (64x64: 84 encoder tokens, fewer than the 300 queries, as ultralytics' min())."""
+    engine = netdefs.build(name, DemoWeights(3), backend="reference", imgsz=64, head="raw", quiet=True)
+    assert engine.meta["outputs"] == ["dec_bboxes", "dec_scores"]
+
+
+def test_describe_names_variant_and_classes():
+    _, weights = model_and_weights("rtdetr-l")
+    shapes = {k: v.shape for k, v in weights.items()}
+    assert FAMILY.describe(shapes) == ("rtdetr-l", 80)
+    _, weights = model_and_weights("rtdetr-resnet50")
+    assert FAMILY.describe({k: v.shape for k, v in weights.items()}) == ("rtdetr-resnet50", 80)
+
+
+def test_dynamic_batch_fills_every_slot():
+    engine = netdefs.build("rtdetr-l", DemoWeights(5), backend="reference", imgsz=64, head="postprocess",
+                           score_threshold=0.0, max_det=20, dynamic_batch=(1, 2, 3), quiet=True)
+    x = np.random.default_rng(4).random((2, 3, 64, 64), dtype=np.float32)
+    batched = engine(x)
+    for i in range(2):
+        single = engine(x[i:i + 1])
+        np.testing.assert_allclose(batched["boxes"][i:i + 1], single["boxes"], rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(batched["classes"][i:i + 1], single["classes"])
+
+
+def test_int8_keeps_the_decoder_and_aifi_out():
+    model = FAMILY.model("rtdetr-l")
+    assert FAMILY.quant_defaults(model.variant) == [("model.28.*", "fp16"), ("model.11.*", "fp16")]
