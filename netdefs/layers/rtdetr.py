@@ -179,17 +179,18 @@ def _linear_shared(net, x, weights, name, c_out):
     return elementwise(net, y, weight_constant(net, b, f"{name}.bias"), name, "sum")
 
 
-def MLP(net, x, prefix, dims, act="relu", weights_prefix=None):
+def MLP(net, x, prefix, dims, act="relu", call=None):
     """ultralytics' MLP: Linear layers `prefix.layers.i` of output sizes `dims`, `act` between them (no sigmoid,
-    no residual). With `weights_prefix`, a further call of that MLP's weights, named under `prefix`."""
+    no residual). `call` k: the k-th call of an MLP called several times (the query position head, once per decoder
+    layer), named `prefix.layers.i.k` as tools/compare.py names a module's k-th call."""
     num_layers = len(dims)
     for i, c_out in enumerate(dims):
-        if weights_prefix is None:
+        if call is None:
             x = linear(net, x, f"{prefix}.layers.{i}", c_out)
         else:
-            x = _linear_shared(net, x, f"{weights_prefix}.layers.{i}", f"{prefix}.layers.{i}", c_out)
+            x = _linear_shared(net, x, f"{prefix}.layers.{i}", f"{prefix}.layers.{i}.{call}", c_out)
         if i < num_layers - 1:
-            x = activation(net, x, f"{prefix}.act{i}", act)
+            x = activation(net, x, f"{prefix}.act{i}" + ("" if call is None else f".{call}"), act)
     return x
 
 
@@ -327,8 +328,7 @@ def RTDETRDecoder(net, feats, prefix, nc, hd=256, nq=300, heads=8, points=4, lay
     logits = None
     for i in range(layers):
         p = f"{prefix}.decoder.layers.{i}"
-        query_pos = MLP(net, ref, f"{prefix}.query_pos_head", (2 * hd, hd)) if i == 0 else \
-            MLP(net, ref, f"{prefix}.query_pos_head.call{i}", (2 * hd, hd), weights_prefix=f"{prefix}.query_pos_head")
+        query_pos = MLP(net, ref, f"{prefix}.query_pos_head", (2 * hd, hd), call=i)
         embed = decoder_layer(net, embed, ref, memory, p, shapes, heads, points, d_ffn, query_pos)
         bbox = MLP(net, embed, f"{prefix}.dec_bbox_head.{i}", (hd, hd, 4))
         ref = activation(net, elementwise(net, bbox, inverse_sigmoid(net, ref, f"{p}.inverse_sigmoid"),
