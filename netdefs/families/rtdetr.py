@@ -168,8 +168,8 @@ def describe_rtdetr(shapes):
 
 def decoder_config(weights, d, levels):
     """RTDETRDecoder's sizes, read from the weights where they show (element counts, so that flat .wts work too).
-    The query count is only in the weights with learnt_init_query (tgt_embed); otherwise it is the default 300, as
-    the head count 8 always is (the yamls never change them)."""
+    The query count (300) and the head count (8) are not in the weights (no tensor has their size alone): they are
+    RTDETRDecoder's defaults, which the yamls never change."""
     cfg = dict(DECODER_DEFAULTS)
     if getattr(weights, "demo", False):
         return cfg
@@ -180,7 +180,6 @@ def decoder_config(weights, d, levels):
     cfg["d_ffn"] = n(f"{p}.decoder.layers.0.linear1.bias")
     cfg["points"] = n(f"{p}.decoder.layers.0.cross_attn.attention_weights.bias") // (cfg["heads"] * levels)
     if weights.has(f"{p}.tgt_embed.weight"):
-        cfg["nq"] = n(f"{p}.tgt_embed.weight") // cfg["hd"]
         raise ModelMismatch(f"{p}.tgt_embed: RT-DETR with learnt_init_query is not supported (the yamls do not use it)")
     return cfg
 
@@ -288,9 +287,7 @@ def _postprocess(net, boxes, logits, prefix, nc, score_threshold, max_det, h, w)
     xyxy = matmul(net, picked, constant(net, m.reshape(1, 4, 4), f"{prefix}.xywh2xyxy", f32), f"{prefix}.xyxy")
     valid = elementwise(net, values, constant(net, np.full((1, 1), score_threshold), f"{prefix}.conf", f32),
                         f"{prefix}.valid", "greater")
-    valid3 = shuffle(net, cast(net, valid, f"{prefix}.valid_int", "int32"), f"{prefix}.valid3", reshape=(0, k, 1))
-    valid3 = elementwise(net, valid3, constant(net, np.ones((1, 1, 1)), f"{prefix}.one3", i32), f"{prefix}.valid3b",
-                         "equal")
+    valid3 = shuffle(net, valid, f"{prefix}.valid3", reshape=(0, k, 1))
     net.output(select(net, valid3, xyxy, constant(net, np.zeros((1, 1, 1)), f"{prefix}.zeros3", f32),
                       f"{prefix}.out_boxes"), "boxes")
     net.output(select(net, valid, values, constant(net, np.zeros((1, 1)), f"{prefix}.zeros", f32),
