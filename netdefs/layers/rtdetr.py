@@ -218,8 +218,10 @@ def MSDeformAttn(net, query, ref, value, prefix, shapes, heads, points):
     ref5 = shuffle(net, ref, f"{prefix}.ref", reshape=(0, nq, 1, 1, 4))
     xy = slice_axis(net, ref5, f"{prefix}.ref_xy", 4, 0, 2)
     wh = slice_axis(net, ref5, f"{prefix}.ref_wh", 4, 2, 2)
-    if half:  # sampling locations and the sampling itself in float32: an fp16 location is off by up to 1/2048 of
-        offsets = cast(net, offsets, f"{prefix}.offsets_float", "float32")  # the image, a pixel at 2048 wide
+    if half:
+        # Sampling locations and the sampling itself in float32: float16 locations in [0.5, 1) are spaced 1/2048 of
+        # the image apart (a pixel of a 2048-wide level), and bilinear weights are differences of such locations.
+        offsets = cast(net, offsets, f"{prefix}.offsets_float", "float32")
         xy = cast(net, xy, f"{prefix}.ref_xy_float", "float32")
         wh = cast(net, wh, f"{prefix}.ref_wh_float", "float32")
         value = cast(net, value, f"{prefix}.value_float", "float32")
