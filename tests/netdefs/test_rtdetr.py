@@ -248,3 +248,16 @@ def test_compare_tool_matches_every_hooked_module(tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "all within" in p.stdout and "model.28.query_pos_head.layers.1.5" in p.stdout
     assert int(p.stdout.rsplit("tensors compared", 1)[0].split()[-1]) >= 400
+
+
+def test_detect_task_stretches_for_rtdetr():
+    """tools/infer.py's detect task reads `letterbox: false` from the sidecar: the image is stretched to the input
+    (no padding) and boxes scale back per axis."""
+    from netdefs.tasks import images as im
+    from netdefs.tasks.detect import TASK
+    image = np.zeros((300, 200, 3), np.uint8)
+    meta = {"preprocess": FAMILY.preprocess("rtdetr-l", (64, 96))}
+    x, state = TASK.preprocess(meta, image, (64, 96))
+    assert x.shape == (3, 64, 96) and state == ((96 / 200, 64 / 300), (0, 0))
+    boxes = im.scale_boxes(np.array([[0, 0, 96, 64], [48, 32, 72, 48]], np.float32), *state, image.shape)
+    np.testing.assert_allclose(boxes, [[0, 0, 200, 300], [100, 150, 150, 225]], rtol=1e-6)
