@@ -119,6 +119,7 @@ def test_grid_sample_netdef_equals_pytorch_where_nearest_does_not():
 def test_tool_reports_the_gridsample_finding_for_rtdetr_l():
     """tools/onnx_route.py rtdetr-l (160x160, ~1 min): the default exporter's 18 GridSample nodes (6 decoder layers x 3
     levels) are flagged, with their source."""
+    pytest.importorskip("ultralytics")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, YOLO_OFFLINE="1", YOLO_CONFIG_DIR=tmp)
         out = Path(tmp) / "r.json"
@@ -133,3 +134,9 @@ def test_tool_reports_the_gridsample_finding_for_rtdetr_l():
     assert dynamo["onnxruntime_rel_err"] < 1e-4
     assert legacy["verdict"] in ("TensorRT: silently wrong", "export fails")  # opset 20 too with torch 2.14
     assert "GridSample" in p.stdout and "NVIDIA/TensorRT#4646" in p.stdout
+
+
+def test_tool_refuses_an_unknown_model_in_one_line():
+    p = subprocess.run([sys.executable, str(ROOT / "tools" / "onnx_route.py"), "yolov9000"], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "unknown model" in p.stderr, p.stderr
