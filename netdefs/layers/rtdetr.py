@@ -271,11 +271,17 @@ def decoder_layer(net, embed, ref, feats, prefix, shapes, heads, points, d_ffn, 
 
 
 def inverse_sigmoid(net, x, name, eps=1e-5):
-    """ultralytics' inverse_sigmoid: x clamped to [0, 1]; log(max(x, eps) / max(1 - x, eps))."""
-    one = constant(net, np.ones((1, 1, 1)), f"{name}.one")
-    x = elementwise(net, elementwise(net, x, constant(net, np.zeros((1, 1, 1)), f"{name}.zero"), f"{name}.lo",
+    """ultralytics' inverse_sigmoid: x clamped to [0, 1]; log(max(x, eps) / max(1 - x, eps)). In float32 whatever the
+    network's type: the ratio reaches 1 / eps = 1e5, beyond float16's 65504 (a box at the image border would refine
+    from +inf), and eps itself is a float16 subnormal."""
+    if x.dtype == net.trt.DataType.HALF:
+        y = inverse_sigmoid(net, cast(net, x, f"{name}.float", "float32"), f"{name}.f32", eps)
+        return cast(net, y, name, "float16")
+    f32 = np.float32 if x.dtype == net.trt.DataType.FLOAT else None
+    one = constant(net, np.ones((1, 1, 1)), f"{name}.one", f32)
+    x = elementwise(net, elementwise(net, x, constant(net, np.zeros((1, 1, 1)), f"{name}.zero", f32), f"{name}.lo",
                                      "max"), one, f"{name}.clamp", "min")
-    e = constant(net, np.full((1, 1, 1), eps), f"{name}.eps")
+    e = constant(net, np.full((1, 1, 1), eps), f"{name}.eps", f32)
     x1 = elementwise(net, x, e, f"{name}.x1", "max")
     x2 = elementwise(net, elementwise(net, one, x, f"{name}.one_minus", "sub"), e, f"{name}.x2", "max")
     return unary(net, elementwise(net, x1, x2, f"{name}.ratio", "div"), name, "log")
