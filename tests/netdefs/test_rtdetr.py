@@ -1,9 +1,9 @@
 """RT-DETR parity with ultralytics 8.4.x RTDETRDetectionModel, built from ultralytics' own yaml with seeded random
 weights and randomised BatchNorm statistics (tests/helpers/ref_rtdetr.py), on reftrt.
 
-Time (2 shared CPU cores): the ultralytics model builds in ~6 s, rtdetr-l runs ~10 s in PyTorch and ~25 s on reftrt at
-160x160; the whole file takes a few minutes. The sizes are small on purpose (multiples of 32, >= 300 encoder tokens at
-160 so that the top-300 query selection really selects)."""
+Time: ~2.5 min for the file on this project's shared CPU machine (rtdetr-l at 160x160: ~5 s to build the ultralytics
+model, ~5-10 s per PyTorch forward, ~10-25 s per reftrt run, depending on the load). The sizes are small on purpose
+(multiples of 32, >= 300 encoder tokens at 160 so that the top-300 query selection really selects)."""
 import numpy as np
 import pytest
 import torch
