@@ -199,7 +199,7 @@ def test_int8_backbone_with_float_decoder():
     """INT8 (max calibration on bus.jpg and zidane.jpg, fp16 remainder, ~1 min): convolutions of the backbone and neck
     get Q/DQ, nothing in the decoder or AIFI does (quant_defaults). Measured at 160x160: 295 of the 300 selected
     queries as PyTorch's, encoder class logits cosine 0.99996 (rel 1.3e-2), per common query boxes / logits rel
-    1.3e-3 / 2.9e-3; asserted with ~10x margin."""
+    1.1e-3 / 3.2e-3; asserted with ~10x margin."""
     from pathlib import Path
 
     import ultralytics
