@@ -36,7 +36,8 @@ def parse_args(argv=None):
     batch.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
     batch.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="dynamic batch with this profile")
     p.add_argument("--imgsz", type=int, nargs="+", help="input size: N or H W (default 640)")
-    p.add_argument("--head", choices=["raw", "decode", "nms"], help="detection outputs (default nms)")
+    p.add_argument("--head", choices=["raw", "decode", "nms", "postprocess"],
+                   help="detection outputs (default nms; RT-DETR: raw or postprocess, default postprocess)")
     p.add_argument("--score-threshold", type=float, help="NMS score threshold (default 0.25)")
     p.add_argument("--iou-threshold", type=float, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--max-det", type=int, help="detections kept per image (default 300)")

@@ -120,7 +120,7 @@ class Report:
 def compare(d, reference, x, precision="fp32", tolerance=None, only=None):
     """Compare a netdef with its PyTorch reference on input `x` (N, C, H, W).
 
-    d: a `netdefs.engine.Definition` (the network defined, not yet built; this builds it with debug tensors).
+    d: a `netdefs.runtime.build.Definition` (the network defined, not yet built; this builds it with debug tensors).
     reference: the torch.nn.Module. only: restrict to tensor names for which this returns True.
     """
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance

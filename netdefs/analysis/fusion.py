@@ -1,7 +1,7 @@
 """What TensorRT will fuse, predicted from a network definition, with layer counts, weights and FLOPs.
 
 This is a prediction from the fusion rules TensorRT documents, not TensorRT's decision: the engine inspector of a
-real build (tools/inspect.py ENGINE) shows what was actually fused, and tactics can decline a documented fusion or
+real build (tools/inspect_engine.py ENGINE) shows what was actually fused, and tactics can decline a documented fusion or
 make undocumented ones (TensorRT 8.6+ often folds a whole pointwise epilogue such as SiLU into a convolution).
 Every rule cites where it comes from: "catalog" is the TensorRT documentation's Layer Fusion Catalog,
 https://docs.nvidia.com/deeplearning/tensorrt/latest/performance/fusion-catalog.html (TensorRT 8.x Developer Guide

@@ -136,8 +136,21 @@ def _segformer(model, shapes):
     return m.to_empty(device="cpu")
 
 
+def _rtdetr(model, shapes):
+    from pathlib import Path
+
+    import ultralytics
+    from ultralytics.nn.tasks import RTDETRDetectionModel
+
+    from ..families.rtdetr import decoder_index
+    nc = int(np.prod(shapes[f"model.{decoder_index(model)}.dec_score_head.0.bias"]))
+    yaml = Path(ultralytics.__file__).parent / "cfg" / "models" / "rt-detr" / f"{model}.yaml"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return RTDETRDetectionModel(str(yaml), nc=nc, verbose=False)
+
+
 BUILDERS = {"yolov5": _yolov5, "resnet": _torchvision, "mobilenet": _torchvision, "smp": _smp,
-            "segformer": _segformer}
+            "segformer": _segformer, "rtdetr": _rtdetr}
 # Names some exporters add beside the state_dict (tensorrtx's gen_wts for YOLOv5): not part of the module.
 EXTRA_NAMES = (".anchor_grid", ".strides")
 
@@ -217,6 +230,8 @@ def raw_names(info):
     if info["family"] == "yolov5":
         d = y.detect_index(y.FAMILY.parse(info["model"])[1])
         return [f"model.{d}.m.{i}.view" for i in range(len(info["strides"]))]
+    if info["family"] == "rtdetr":  # head "raw": the last decoder layer's boxes and class logits
+        return ["dec_bboxes", "dec_scores"]
     return [info["outputs"][0]]
 
 
@@ -231,5 +246,7 @@ def raw_outputs(module, info):
             out = module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
         if info["family"] == "yolov5":  # eval: (pred, raw maps), segmentation (pred, proto, raw maps)
             return {n: r.numpy() for n, r in zip(names, out[-1])}
+        if info["family"] == "rtdetr":  # eval: (top-k output, (dec_bboxes, dec_scores, ...)) per decoder layer
+            return {names[0]: out[1][0][-1].numpy(), names[1]: out[1][1][-1].numpy()}
         return {names[0]: getattr(out, "logits", out).numpy()}
     return run

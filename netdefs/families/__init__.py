@@ -1,9 +1,10 @@
 """The registry: one `Family` per architecture family (netdefs/family.py says what a family declares).
 Adding a family is one module in this folder and one line in FAMILIES."""
 from ..errors import ModelMismatch
-from . import mobilenet, resnet, segformer, smp, ultralytics, yolov5
+from . import mobilenet, resnet, rtdetr, segformer, smp, ultralytics, yolov5
 
-FAMILIES = [yolov5.FAMILY, resnet.FAMILY, mobilenet.FAMILY, smp.FAMILY, segformer.FAMILY, ultralytics.FAMILY]
+FAMILIES = [yolov5.FAMILY, resnet.FAMILY, mobilenet.FAMILY, smp.FAMILY, segformer.FAMILY, ultralytics.FAMILY,
+            rtdetr.FAMILY]
 
 
 def models():

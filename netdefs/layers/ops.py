@@ -545,3 +545,41 @@ def _interpolate_plugin(net, x, name, out, scales, align_corners, antialias, wha
     call = op(x, out_h=int(out[0]), out_w=int(out[1]), scale_h=float(scales[0] or 0.0),
               scale_w=float(scales[1] or 0.0), align_corners=bool(align_corners), antialias=bool(antialias))
     return _out(net, net.network.add_plugin(call), name)
+
+
+# ---- added for RT-DETR (netdefs/families/rtdetr.py)
+def pad_end(net, x, name, pads):
+    """F.pad with zeros after the end of each axis: `pads` (one count per axis, 0 for none), e.g. F.pad(x, [0, 1,
+    0, 1]) on NCHW is (0, 0, 1, 1). An ISliceLayer in FILL mode reading past the end; a dynamic dimension takes its
+    size from the input's shape at run time."""
+    dims = shape_of(x)
+    rank = len(dims)
+    layer = net.network.add_slice(x, [0] * rank, [0] * rank, [1] * rank)
+    layer.mode = net.trt.SampleMode.FILL
+    if all(d >= 0 for d in dims):
+        layer.shape = [d + p for d, p in zip(dims, pads)]
+    else:
+        layer.set_input(2, elementwise(net, shape(net, x, f"{name}.shape"),
+                                       constant(net, np.asarray(pads, dtype=np.int64), f"{name}.pads", np.int64),
+                                       f"{name}.size", "sum"))
+    return _out(net, layer, name)
+
+
+def grid_sample(net, x, grid, name, mode="bilinear", padding_mode="zeros", align_corners=False):
+    """F.grid_sample(x, grid, mode, padding_mode, align_corners) of (N, C, H, W) at grid (N, Ho, Wo, 2) of
+    normalised (x, y): IGridSampleLayer, whose sampling is ONNX GridSample's, which is PyTorch's."""
+    layer = net.network.add_grid_sample(x, grid)
+    layer.interpolation_mode = _enum(net, "InterpolationMode", {"bilinear": "linear", "nearest": "nearest",
+                                                                "bicubic": "cubic"}[mode])
+    layer.sample_mode = _enum(net, "SampleMode", {"zeros": "fill", "border": "clamp", "reflection": "reflect"}[
+        padding_mode])
+    layer.align_corners = bool(align_corners)
+    return _out(net, layer, name)
+
+
+def gather_batched(net, x, indices, name, axis=1):
+    """Per batch item b: x[b] gathered along `axis` by indices[b] (x (B, N, ...), indices (B, K) -> (B, K, ...)):
+    a DEFAULT-mode gather with one elementwise (batch) dimension, what `x[batch_ind, topk_ind]` does in PyTorch."""
+    layer = net.network.add_gather(x, indices, axis)
+    layer.num_elementwise_dims = 1
+    return _out(net, layer, name)

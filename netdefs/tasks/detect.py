@@ -19,6 +19,9 @@ class Detect(Task):
     standard_names = COCO
 
     def preprocess(self, meta, image, size):
+        if not meta.get("preprocess", {}).get("letterbox", True):  # RT-DETR: stretched to the input, no padding
+            h, w = image.shape[:2]
+            return im.to_input([im.resize(image, size)])[0], ((size[1] / w, size[0] / h), (0, 0))
         boxed, ratio, pad = im.letterbox(image, size)
         return im.to_input([boxed])[0], (ratio, pad)
 

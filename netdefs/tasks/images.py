@@ -119,10 +119,12 @@ def to_input(images):
 
 
 def scale_boxes(boxes, ratio, pad, shape):
-    """Boxes in letterboxed input pixels -> original image pixels, clipped."""
+    """Boxes in letterboxed input pixels -> original image pixels, clipped; `ratio` one scale, or (x, y) scales of
+    an image stretched to the input."""
+    rx, ry = ratio if isinstance(ratio, tuple) else (ratio, ratio)
     boxes = boxes.astype(np.float32).copy()
-    boxes[:, [0, 2]] = (boxes[:, [0, 2]] - pad[0]) / ratio
-    boxes[:, [1, 3]] = (boxes[:, [1, 3]] - pad[1]) / ratio
+    boxes[:, [0, 2]] = (boxes[:, [0, 2]] - pad[0]) / rx
+    boxes[:, [1, 3]] = (boxes[:, [1, 3]] - pad[1]) / ry
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, shape[1])
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, shape[0])
     return boxes

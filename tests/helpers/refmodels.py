@@ -64,7 +64,7 @@ def state_dict_arrays(model):
 
 
 # ultralytics/yolov5 v5.0 (tag v5.0, 2021-04-11) models/yolov5s.yaml as published, written here (not imported from
-# netdefs.yolov5, whose tables it checks); depth_multiple / width_multiple are the caller's.
+# netdefs.families.yolov5, whose tables it checks); depth_multiple / width_multiple are the caller's.
 YOLOV5_V50_YAML = """
 nc: 80
 anchors:
