@@ -57,6 +57,11 @@ class Family:
     def task_of(self, variant):
         return self.task
 
+    def demo_classes_of(self, variant):
+        """Class count of the variant's demo weights: what its published checkpoints have (a classifier of a
+        detection family: ImageNet's 1000)."""
+        return self.demo_classes
+
     def stride_of(self, variant):
         """The largest stride of the variant: input H and W must be multiples of it."""
         return self.stride

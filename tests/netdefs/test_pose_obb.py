@@ -488,12 +488,17 @@ def test_pose26_reads_every_keypoint_weight_or_marks_it_unused_on_purpose(one2on
     assert left == {"model.23.cv2", "model.23.cv3", "model.23.one2one_cv2", "model.23.one2one_cv3"}
 
 
-# ---------------------------------------------------------------- whole models, once the ultralytics family has them
-# Skipped until netdefs/families/ultralytics.py (another branch) builds -pose / -obb models. The contract they check:
-# head="decode" gives "pred" = ultralytics' model(x)[0], (B, 4 + nc + extra, N); head="nms" gives num_dets, boxes
-# ((B, max_det, 4) x1y1x2y2, or (B, max_det, 5) xywhr for OBB), scores, classes, and for -pose "keypoints"
-# (B, max_det, nkpt, ndim), as non_max_suppression(pred, conf, iou, nc=nc, rotated=obb) on real images.
+# ---------------------------------------------------------------- whole models, built by the ultralytics family
+# The contract: head="raw" gives each level's box / class maps and the extra branch ("angle" in radians, "kpts"
+# undecoded) as ultralytics' prediction dict holds them; head="decode" gives "pred" = ultralytics' model(x)[0],
+# (B, 4 + nc + extra, N); head="nms" gives num_dets, boxes ((B, max_det, 4) x1y1x2y2, or (B, max_det, 5) xywhr for
+# OBB), scores, classes, and for -pose "keypoints" (B, max_det, nkpt, ndim), as non_max_suppression(pred, conf, iou,
+# nc=nc, rotated=obb) on real images.
 FAMILY_MODELS = [f"{g}{s}-{t}" for t in ("pose", "obb") for g in ("yolov8", "yolo11") for s in ("n", "s")]
+# measured on reftrt (float32, 128x160, seed 11): raw and decode within 1.9e-7 relative of PyTorch
+FAMILY_RTOL = 2e-6
+# random weights put pose models' one class near 0.5: a threshold below that leaves detections to compare
+FAMILY_CONF = {"pose": 0.45, "obb": 0.5}
 
 
 def family_or_skip(name):
@@ -503,33 +508,99 @@ def family_or_skip(name):
     return family
 
 
+def raw_reference(model, x):
+    """ultralytics' one-to-many prediction dict cut per level: [box | class] maps, and the extra branch whole."""
+    with torch.no_grad():
+        preds = model(torch.from_numpy(x))[1]
+    preds = preds.get("one2many", preds)
+    maps, offset = [], 0
+    for feat in preds["feats"]:
+        n = feat.shape[2] * feat.shape[3]
+        part = torch.cat([preds["boxes"][..., offset:offset + n], preds["scores"][..., offset:offset + n]], 1)
+        maps.append(part.reshape(feat.shape[0], -1, *feat.shape[2:]).numpy())
+        offset += n
+    return maps, preds["angle" if "angle" in preds else "kpts"].numpy()
+
+
+def nms_rows(out, b, obb):
+    """Image b's detections as ultralytics' rows: box, score, class, then angle (OBB) or keypoints (pose)."""
+    n = int(out["num_dets"][b, 0])
+    cols = [out["boxes"][b, :n, :4], out["scores"][b, :n, None], out["classes"][b, :n, None].astype(np.float32)]
+    if obb:
+        cols.append(out["boxes"][b, :n, 4:])
+    else:
+        cols.append(out["keypoints"][b, :n].reshape(n, -1))
+    return np.concatenate(cols, 1)
+
+
 @pytest.mark.parametrize("name", FAMILY_MODELS)
 def test_family_decode_and_nms_match_ultralytics(name):
     import netdefs
     from ultralytics.utils.nms import non_max_suppression
     family_or_skip(name)
-    model = ultralytics_model(f"{name}.yaml", seed=11, nc=15 if "-obb" in name else None)
+    obb = "-obb" in name
+    model = ultralytics_model(f"{name}.yaml", seed=11, nc=15 if obb else None)
     weights = state_dict_arrays(model)
     x = real_image((128, 160))
     with torch.no_grad():
         ref_pred = model(torch.from_numpy(x))[0]
     kwargs = dict(backend="reference", imgsz=(128, 160), batch=2, quiet=True)
+    raw = netdefs.build(name, weights, head="raw", **kwargs)(x)
+    maps, extra = raw_reference(model, x)
+    for i, m in enumerate(maps):
+        assert rel_err(raw[f"raw{i}"], m) <= FAMILY_RTOL
+    assert rel_err(raw["angle" if obb else "kpts"], extra) <= FAMILY_RTOL
     dec = netdefs.build(name, weights, head="decode", **kwargs)(x)
-    assert rel_err(dec["pred"], ref_pred.numpy()) <= 1e-4
-    conf, iou, max_det = 0.5, 0.5, 100
+    assert rel_err(dec["pred"], ref_pred.numpy()) <= FAMILY_RTOL
+    conf, iou, max_det = FAMILY_CONF["obb" if obb else "pose"], 0.5, 100
     out = netdefs.build(name, weights, head="nms", score_threshold=conf, iou_threshold=iou, max_det=max_det,
                         **kwargs)(x)
     head = model.model[-1]
-    obb = "-obb" in name
     ref = non_max_suppression(ref_pred, conf, iou, max_det=max_det, nc=head.nc, rotated=obb)
+    if not obb:
+        assert out["keypoints"].shape == (2, max_det) + tuple(head.kpt_shape)
     for b, r in enumerate(ref):
-        n = int(out["num_dets"][b, 0])
-        cols = [out["boxes"][b, :n, :4], out["scores"][b, :n, None], out["classes"][b, :n, None].astype(np.float32)]
-        if obb:
-            cols.append(out["boxes"][b, :n, 4:])
-        else:
-            cols.append(out["keypoints"][b, :n].reshape(n, -1))
-        set_match(np.concatenate(cols, 1), r.numpy())
+        set_match(nms_rows(out, b, obb), r.numpy())
+    assert sum(len(r) for r in ref) >= 4  # the comparison saw detections
+
+
+@pytest.mark.parametrize("name", ["yolo26n-pose", "yolo26n-obb"])
+def test_family_yolo26_heads_match_ultralytics(name):
+    """YOLO26: the one-to-many branch through NMS as above, and the end-to-end head (one-to-one branch, top-k, no
+    NMS) equal to ultralytics' model(x)[0] with end2end on, after non_max_suppression's score filter."""
+    import netdefs
+    from ultralytics.utils.nms import non_max_suppression
+    obb = "-obb" in name
+    model = ultralytics_model(f"{name}.yaml", seed=11, nc=15 if obb else None)
+    weights = state_dict_arrays(model)
+    x = real_image((128, 160))
+    head = model.model[-1]
+    kwargs = dict(backend="reference", imgsz=(128, 160), batch=2, quiet=True)
+    conf, max_det = FAMILY_CONF["obb" if obb else "pose"], 50
+
+    head.end2end = False
+    with torch.no_grad():
+        many = model(torch.from_numpy(x))[0]
+    dec = netdefs.build(name, weights, head="decode", **kwargs)(x)
+    assert rel_err(dec["pred"], many.numpy()) <= FAMILY_RTOL
+    out = netdefs.build(name, weights, head="nms", score_threshold=conf, iou_threshold=0.5, max_det=max_det,
+                        **kwargs)(x)
+    for b, r in enumerate(non_max_suppression(many, conf, 0.5, max_det=max_det, nc=head.nc, rotated=obb)):
+        set_match(nms_rows(out, b, obb), r.numpy())
+
+    head.end2end = True
+    head.max_det = max_det
+    with torch.no_grad():
+        one = model(torch.from_numpy(x))[0]  # (B, max_det, 6 + extra): box, score, class, extra
+    out = netdefs.build(name, weights, head="end2end", score_threshold=conf, max_det=max_det, **kwargs)(x)
+    total = 0
+    for b in range(2):
+        r = one[b][one[b][:, 4] > conf].numpy()
+        if obb:  # OBB's end-to-end rows are xywh, score, class, angle
+            r = np.concatenate([r[:, :4], r[:, 4:6], r[:, 6:]], 1)
+        set_match(nms_rows(out, b, obb), r)
+        total += len(r)
+    assert total >= 4
 
 
 def test_per_image_results_scaling_and_agreement():
