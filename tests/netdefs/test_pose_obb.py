@@ -617,3 +617,25 @@ def test_per_image_results_scaling_and_agreement():
     assert same == {"map50": 1.0, "detections": 1, "truth_detections": 1}
     pose = (np.array([[0, 0, 10, 10]]), np.array([0.9]), np.array([0]), np.ones((1, 17, 3)))
     assert draw.pose_agreement([pose], [pose])["oks"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", ["yolov8n-pose", "yolo11s-pose", "yolo26n-pose", "yolov8n-obb", "yolo11n-obb",
+                                  "yolo26s-obb"])
+def test_describe_pose_and_obb_from_element_counts(name):
+    """Flat weights (tensorrtx's .wts) name the model and class count; the task follows the variant; a YOLO26
+    checkpoint fused to its end-to-end head is still recognised."""
+    import netdefs
+    family = family_or_skip(name)
+    obb = "-obb" in name
+    model = ultralytics_model(f"{name}.yaml", seed=1, nc=15 if obb else None)
+    shapes = {k: (int(np.prod(v.shape)),) for k, v in model.state_dict().items()}
+    nc = model.model[-1].nc
+    assert family.describe(shapes) == (name, nc)
+    assert family.model(name).task == ("obb" if obb else "pose")
+    if name.startswith("yolo26"):
+        d = len(model.model) - 1
+        fused = {k: v for k, v in shapes.items() if not k.startswith((f"model.{d}.cv", f"model.{d}.dfl"))}
+        assert family.describe(fused) == (name, nc)
+    with pytest.raises(netdefs.ModelMismatch, match=f"the weights are {name}"):
+        family.check_weights(family.model(name.replace("-obb", "-pose") if obb else name.replace("-pose", "-obb")),
+                             shapes)
