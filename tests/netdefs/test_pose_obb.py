@@ -639,3 +639,24 @@ def test_describe_pose_and_obb_from_element_counts(name):
     with pytest.raises(netdefs.ModelMismatch, match=f"the weights are {name}"):
         family.check_weights(family.model(name.replace("-obb", "-pose") if obb else name.replace("-pose", "-obb")),
                              shapes)
+
+
+@pytest.mark.parametrize("name", ["yolov8n-obb", "yolo26n-obb", "yolo11n-pose"])
+def test_registered_reference_gives_the_raw_head_tensors(name):
+    """netdefs/analysis/reference.py (tools/accuracy.py's path): the ultralytics reference is registered, builds the
+    PoseModel / OBBModel for the weights, and its raw tensors (per-level maps, the angle or undecoded keypoints)
+    equal the netdef's under the names raw_names gives."""
+    import netdefs
+    from netdefs.analysis import reference
+    from netdefs.runtime.build import build_definition
+    family = family_or_skip(name)
+    weights = state_dict_arrays(ultralytics_model(f"{name}.yaml", seed=5, nc=15 if "-obb" in name else None))
+    module = reference.reference_model(name, weights)
+    d = netdefs.define(name, weights, backend="reference", imgsz=64, quiet=True, **family.compare_options)
+    names = reference.raw_names(d.info)
+    assert len(names) == 4
+    x = np.random.default_rng(5).random((1, 3, 64, 64), dtype=np.float32)
+    out = build_definition(d, debug_tensors=names, quiet=True)(x, debug=True)
+    expected = reference.raw_outputs(module, d.info)(x)
+    for n in names:
+        assert rel_err(out[n], expected[n]) <= FAMILY_RTOL, n
