@@ -46,6 +46,7 @@ class Family:
     input_name = "images"
     demo_classes = 80    # class count of seeded random demo weights (they carry no shapes to read it from)
     options = {}         # the family's own define() options and their defaults, e.g. {"head": "nms"}
+    heads = ()           # the values of a "head" option, if the family has one (tools/build.py's --head choices)
     compare_options = {} # options tools/compare.py builds with (e.g. YOLO's raw head: hooks see no NMS)
     dynamic_imgsz = False  # whether `define` works on an input whose H and W are known only at run time
 
