@@ -273,7 +273,7 @@ def test_obb_detections_after_nms_equal_ultralytics_postprocessing(yaml_name):
     np.testing.assert_allclose(decoded.numpy(), out[0].numpy(), rtol=0, atol=0)
     inputs = {f"feat{i}": f.numpy() for i, f in enumerate(feats)}
     inputs.update(dist=dist.numpy(), cls_logits=branches["scores"].numpy())
-    conf, iou, max_det = 0.55, 0.3, 100
+    conf, iou, max_det = 0.5, 0.3, 100  # DFL kept (as in checkpoints): scores nearer 0.5 than with a random one
 
     def define(net, t):
         from netdefs.layers.ops import activation, concat, constant
