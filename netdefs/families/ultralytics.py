@@ -1,14 +1,19 @@
 """YOLOv8, YOLO11 and YOLO26 from ultralytics 8.4.x: n / s / m / l / x, each as a detector, -seg (instance
-segmentation: boxes with mask coefficients, and the prototypes) and -cls (classification).
+segmentation: boxes with mask coefficients, and the prototypes), -cls (classification), -pose (keypoints) and -obb
+(oriented boxes).
 
 The tables below are ultralytics' yaml files (cfg/models/v8/yolov8.yaml, yolov8-seg.yaml, yolov8-cls.yaml,
-cfg/models/11/yolo11*.yaml, cfg/models/26/yolo26*.yaml), with their scales (depth, width, max_channels); `define`
+cfg/models/11/yolo11*.yaml, cfg/models/26/yolo26*.yaml), with their scales (depth, width, max_channels); the -pose
+and -obb yamls repeat the detector's rows and scales and change only the head (Pose / Pose26 [nc, kpt_shape],
+OBB / OBB26 [nc, 1]), built from netdefs/layers/ultralytics_pose_obb.py; `define`
 walks them as ultralytics' `parse_model` does, over the blocks of netdefs/layers/ultralytics.py. Class count and task
 come from the weights; strides from the architecture (8, 16, 32: the P3-P5 outputs); reg_max from the generation
 (16 bins of DFL, YOLO26: 1, no DFL).
 
 A -seg model's task is "detect" (as yolov5-seg): its outputs are detections, plus the prototypes ("proto") that
-masks are made from; the project's "segment" task is per-pixel semantic segmentation.
+masks are made from; the project's "segment" task is per-pixel semantic segmentation. -pose models have the task
+"pose", -obb models "obb". The keypoint layout (17 x 3 in every published model) comes from the width of the
+keypoint convolution; demo weights use COCO's.
 
 Head outputs (`head=`; default "nms", YOLO26 "end2end"):
 - "raw": the per-level maps raw{i}, (batch, 4·reg_max + classes [+ 32], ny, nx): the box, class (and mask coefficient)
@@ -20,6 +25,12 @@ Head outputs (`head=`; default "nms", YOLO26 "end2end"):
 - "end2end" (YOLO26): the one-to-one head and its own top-k selection instead of NMS, the same outputs, equal to
   ultralytics' model(x)[0] with model.end2end = True followed by non_max_suppression's score filter.
 Segmentation models add "proto" (batch, 32, H/4, W/4); classification models output "logits".
+Pose and OBB (`ultralytics_pose_obb`'s recipe): "raw" adds the cv4 branch flat over anchors ("kpts" undecoded, or
+"angle" in radians, as ultralytics' prediction dict); "decode" is PoseModel's / OBBModel's model(x)[0] (keypoints
+decoded, or the angle after the class scores, boxes rotated xywh); "nms" adds "keypoints" (batch, max_det, 17, 3),
+or gives OBB's boxes (batch, max_det, 5) xywhr from the rotated (Fast-)NMS of non_max_suppression(rotated=True),
+whose candidate list is `candidates` long (default 1024; with a dynamic image size at most the MIN size's anchor
+count); "end2end" (YOLO26) the one-to-one branch's top-k, keypoints or xywhr boxes included.
 Decoding uses native layers and computes the anchors from the feature-map sizes at run time, so the family builds on
 a dynamic image size (one engine for 320 ... 1280).
 """
