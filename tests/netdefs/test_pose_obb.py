@@ -660,3 +660,28 @@ def test_registered_reference_gives_the_raw_head_tensors(name):
     expected = reference.raw_outputs(module, d.info)(x)
     for n in names:
         assert rel_err(out[n], expected[n]) <= FAMILY_RTOL, n
+
+
+def test_family_options_quant_defaults_and_metadata():
+    """The candidates option is OBB's, in [1, 3840], recorded in the sidecar; the INT8 defaults keep the whole cv4
+    branch of -pose / -obb heads out; pose metadata names the keypoint layout."""
+    import fnmatch
+    import netdefs
+    from netdefs.runtime.demo import DemoWeights
+    family = family_or_skip("yolov8n-obb")
+    kwargs = dict(backend="reference", imgsz=64, quiet=True)
+    d = netdefs.define("yolov8n-obb", DemoWeights(), candidates=50, **kwargs)
+    assert d.info["candidates"] == 50 and d.info["task"] == "obb" and d.info["num_classes"] == 15
+    with pytest.raises(netdefs.UserError, match="candidates must be an integer in"):
+        netdefs.define("yolov8n-obb", DemoWeights(), candidates=5000, **kwargs)
+    with pytest.raises(netdefs.UserError, match="-obb models only"):
+        netdefs.define("yolov8n-pose", DemoWeights(), candidates=50, **kwargs)
+    d = netdefs.define("yolo11n-pose", DemoWeights(), **kwargs)
+    assert d.info["kpt_shape"] == [17, 3] and d.info["outputs"][-1] == "keypoints"
+    for name, d in (("yolov8n-pose", 22), ("yolo26s-obb", 23)):
+        patterns = family.quant_defaults(family.model(name).variant)
+        kept = [n for n in (f"model.{d}.cv4.0.0.conv", f"model.{d}.cv4.1.1.conv", f"model.{d}.cv2.0.2",
+                            f"model.{d}.one2one_cv4.2.2", f"model.{d}.cv3.0.0.conv")
+                if any(fnmatch.fnmatchcase(n, p) for p, _ in patterns)]
+        assert kept == [f"model.{d}.cv4.0.0.conv", f"model.{d}.cv4.1.1.conv", f"model.{d}.cv2.0.2",
+                        f"model.{d}.one2one_cv4.2.2"], name
