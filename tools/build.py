@@ -39,7 +39,7 @@ def parse_args(argv=None):
     size.add_argument("--imgsz", type=int, nargs="+", help="input size: N or H W (default: the family's)")
     size.add_argument("--dynamic-imgsz", metavar="MIN,OPT,MAX",
                       help="a dynamic input size with this profile, each N or HxW (e.g. 320,640,1280 or "
-                           "320x480,640x640,1280x1280); families that build on one (ultralytics)")
+                           "320x480,640x640,1280x1280), for families that build on one")
     p.add_argument("--head", choices=head_choices(),
                    help="detection outputs; the model's family says which it takes (default: the family's)")
     p.add_argument("--score-threshold", type=float, help="NMS score threshold (default: the family's)")

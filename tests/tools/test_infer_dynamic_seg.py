@@ -136,3 +136,13 @@ def test_seg_engine_prints_and_draws_instance_masks(tmp_path):
     lines = detections(r.stdout)[str(assets() / "bus.jpg")]
     assert lines and all(" mask " in line and line.endswith(" px") for line in lines if not line.startswith("..."))
     assert (out / "bus.jpg").exists()
+
+
+def test_yolov5_seg_engine_prints_instance_masks_too(tmp_path):
+    engine = tmp_path / "v5.engine"
+    r = run("build.py", "yolov5n-seg", "--imgsz", 96, "--backend", "reference", "--quiet", "-o", engine)
+    assert r.returncode == 0, r.stderr
+    r = run("infer.py", engine, assets() / "zidane.jpg", "--show", 3)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in detections(r.stdout)[str(assets() / "zidane.jpg")] if not x.startswith("...")]
+    assert lines and all(line.endswith(" px") for line in lines)
