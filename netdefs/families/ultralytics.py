@@ -582,7 +582,7 @@ def _extra_output(net, kept, prefix, kpt_shape):
 
 def _end2end_head(net, pred, prefix, nc, score_threshold, max_det, nm, kpt_shape=None, obb=False):
     """YOLO26's NMS-free selection (Detect.postprocess / get_topk_index, class-aware): the k = min(max_det, anchors)
-    anchors of highest best-class score, then the k highest (anchor, class) scores among them, and
+    (max_det on a dynamic image size) anchors of highest best-class score, then the k highest (anchor, class) scores among them, and
     non_max_suppression's end-to-end filter (score > conf_thres). Same packed outputs as the nms head."""
     f32, i32 = np.float32, np.int32
     if pred.dtype != net.trt.DataType.FLOAT:
@@ -591,10 +591,19 @@ def _end2end_head(net, pred, prefix, nc, score_threshold, max_det, nm, kpt_shape
     n_anchors = shape_of(pred)[1]
     if n_anchors > 0:
         k = min(max_det, n_anchors)
-    else:  # dynamic image size: k from the anchor count at run time
+    else:
+        # Dynamic image size: max_det all-zero rows appended make k = max_det valid at every size, so the outputs
+        # keep one shape (a k of min(max_det, anchors) would make it depend on the input size, which the builder
+        # cannot bound when the profile's MIN has fewer anchors than max_det). Zero rows rank after every real
+        # anchor (TopK keeps the lower index on ties); of the selection only the first min(max_det, anchors)
+        # count, as ultralytics' k.
         a = slice_axis(net, shape(net, pred, f"{prefix}.shape"), f"{prefix}.n_anchors", 0, 1, 1)
-        a = cast(net, reshape(net, a, f"{prefix}.n_anchors.scalar", ()), f"{prefix}.n_anchors.int", "int32")
-        k = elementwise(net, a, constant(net, np.array(max_det), f"{prefix}.max_det_k", i32), f"{prefix}.k", "min")
+        real_k = reshape(net, cast(net, a, f"{prefix}.n_anchors.int", "int32"), f"{prefix}.n_anchors.row", (1, 1))
+        zero_rows = elementwise(net, slice_axis(net, pred, f"{prefix}.row0", 1, 0, 1),
+                                constant(net, np.zeros((1, max_det, 1)), f"{prefix}.zero_rows", f32),
+                                f"{prefix}.padding", "prod")
+        pred = concat(net, [pred, zero_rows], f"{prefix}.padded", axis=1)
+        k = max_det
     boxes = slice_axis(net, pred, f"{prefix}.xyxy", 2, 0, 4)
     if obb:  # OBB26's end-to-end rows keep xywh and carry the angle: boxes come out xywhr
         boxes = concat(net, [boxes, slice_axis(net, pred, f"{prefix}.angle", 2, 4 + nc, 1)], f"{prefix}.xywhr", 2)
@@ -624,6 +633,10 @@ def _end2end_head(net, pred, prefix, nc, score_threshold, max_det, nm, kpt_shape
 
     valid = elementwise(net, values, constant(net, np.full((1, 1), score_threshold), f"{prefix}.conf", f32),
                         f"{prefix}.valid", "greater")  # sorted: the valid ones come first
+    if n_anchors <= 0:
+        first = elementwise(net, constant(net, np.arange(max_det).reshape(1, max_det), f"{prefix}.ranks", i32),
+                            real_k, f"{prefix}.within_k", "less")
+        valid = elementwise(net, valid, first, f"{prefix}.valid_k", "and")
     valid3 = reshape(net, valid, f"{prefix}.valid3", (0, 0, 1))
     zeros2 = constant(net, np.zeros((1, 1)), f"{prefix}.zeros", f32)
     zeros3 = constant(net, np.zeros((1, 1, 1)), f"{prefix}.zeros3", f32)
