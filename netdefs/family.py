@@ -46,6 +46,7 @@ class Family:
     input_name = "images"
     demo_classes = 80    # class count of seeded random demo weights (they carry no shapes to read it from)
     options = {}         # the family's own define() options and their defaults, e.g. {"head": "nms"}
+    heads = ()           # the values of a "head" option, if the family has one (tools/build.py's --head choices)
     compare_options = {} # options tools/compare.py builds with (e.g. YOLO's raw head: hooks see no NMS)
     dynamic_imgsz = False  # whether `define` works on an input whose H and W are known only at run time
 
@@ -56,6 +57,11 @@ class Family:
 
     def task_of(self, variant):
         return self.task
+
+    def demo_classes_of(self, variant):
+        """Class count of the variant's demo weights: what its published checkpoints have (a classifier of a
+        detection family: ImageNet's 1000)."""
+        return self.demo_classes
 
     def stride_of(self, variant):
         """The largest stride of the variant: input H and W must be multiples of it."""

@@ -35,12 +35,18 @@ def parse_args(argv=None):
     batch = p.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
     batch.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="dynamic batch with this profile")
-    p.add_argument("--imgsz", type=int, nargs="+", help="input size: N or H W (default 640)")
-    p.add_argument("--head", choices=["raw", "decode", "nms", "postprocess"],
-                   help="detection outputs (default nms; RT-DETR: raw or postprocess, default postprocess)")
-    p.add_argument("--score-threshold", type=float, help="NMS score threshold (default 0.25)")
-    p.add_argument("--iou-threshold", type=float, help="NMS IoU threshold (default 0.45)")
-    p.add_argument("--max-det", type=int, help="detections kept per image (default 300)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--imgsz", type=int, nargs="+", help="input size: N or H W (default: the family's)")
+    size.add_argument("--dynamic-imgsz", metavar="MIN,OPT,MAX",
+                      help="a dynamic input size with this profile, each N or HxW (e.g. 320,640,1280 or "
+                           "320x480,640x640,1280x1280), for families that build on one")
+    p.add_argument("--head", choices=head_choices(),
+                   help="detection outputs; the model's family says which it takes (default: the family's)")
+    p.add_argument("--score-threshold", type=float, help="NMS score threshold (default: the family's)")
+    p.add_argument("--iou-threshold", type=float, help="NMS IoU threshold (default: the family's)")
+    p.add_argument("--max-det", type=int, help="detections kept per image (default: the family's)")
+    p.add_argument("--candidates", type=int, help="-obb models: length of the rotated NMS candidate list "
+                                                  "(default: the family's)")
     p.add_argument("--workspace", type=int, help="builder workspace limit in MiB")
     p.add_argument("--timing-cache", help="timing cache file, read if it exists and written after the build")
     p.add_argument("--strict", action="store_true", help="unused weights are an error, not a warning")
@@ -52,6 +58,34 @@ def parse_args(argv=None):
                                                   "and ImageNet's for a 1000-class classifier)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
+
+
+def head_choices():
+    """Every family's head values: argparse needs them before the model is known; the family refuses the ones it
+    does not take, by name."""
+    from netdefs import families
+    return sorted({h for family in families.FAMILIES for h in family.heads})
+
+
+def dynamic_image_size(text):
+    """--dynamic-imgsz MIN,OPT,MAX (each N or HxW) as three image sizes (N or (H, W))."""
+    from netdefs.family import MAX_IMGSZ
+    parts = text.split(",")
+    sizes = []
+    try:
+        for part in parts:
+            hw = [int(v) for v in part.lower().split("x")]
+            if len(hw) not in (1, 2):
+                raise ValueError
+            sizes.append(hw[0] if len(hw) == 1 else tuple(hw))
+    except ValueError:
+        sizes = []
+    if len(parts) != 3 or len(sizes) != 3:
+        raise _common.UserError(f"--dynamic-imgsz takes MIN,OPT,MAX, each N or HxW, got {text[:200]!r}")
+    for s in sizes:
+        for v in (s if isinstance(s, tuple) else (s,)):
+            _common.check_range("--dynamic-imgsz", v, 1, MAX_IMGSZ)
+    return tuple(sizes)
 
 
 MAX_DET = 10000
@@ -85,7 +119,8 @@ def main(argv=None):
     task = tasks.get(model.task)
     # Only the options given: the family fills in its defaults and refuses the ones it does not take, by name.
     options = {k: v for k, v in (("head", args.head), ("score_threshold", args.score_threshold),
-                                 ("iou_threshold", args.iou_threshold), ("max_det", args.max_det)) if v is not None}
+                                 ("iou_threshold", args.iou_threshold), ("max_det", args.max_det),
+                                 ("candidates", args.candidates)) if v is not None}
     dynamic = None
     if args.dynamic_batch:
         try:
@@ -95,7 +130,8 @@ def main(argv=None):
         if len(dynamic) != 3:
             raise _common.UserError(f"--dynamic-batch takes MIN,OPT,MAX, got {args.dynamic_batch[:200]!r}")
     model.family.resolve_options(model, options)  # refused by name before anything is loaded
-    model.family.image_size(imgsz)
+    dynamic_imgsz = dynamic_image_size(args.dynamic_imgsz) if args.dynamic_imgsz else None
+    _, sizes = model.family.image_sizes(model, imgsz, dynamic_imgsz)
     names = class_names.read_file(args.names) if args.names else None
     weights = args.weights
     if weights is None:
@@ -114,7 +150,7 @@ def main(argv=None):
         quant = calibrate(args.model, weights, args.calib, method=args.calib_method, batch=args.batch,
                           batches=args.calib_batches, fallback=parse_fallback(args.fallback),
                           remainder=args.int8_remainder, cache=args.calib_cache, progress=not args.quiet,
-                          imgsz=imgsz, **options)
+                          imgsz=sizes[1] if sizes else imgsz, **options)  # a dynamic engine: calibrated at OPT
     predicted = {}
 
     def analyse(definition):  # the network as defined, before the builder fuses it
@@ -126,7 +162,8 @@ def main(argv=None):
     engine = netdefs.build(args.model, weights, backend=args.backend, precision=args.precision, batch=args.batch,
                            dynamic_batch=dynamic, imgsz=imgsz, workspace=args.workspace,
                            timing_cache=args.timing_cache, strict=args.strict, quiet=args.quiet, quant=quant,
-                           on_defined=analyse if args.report else None, **options)
+                           on_defined=analyse if args.report else None,
+                           **(dict(dynamic_imgsz=dynamic_imgsz) if dynamic_imgsz else {}), **options)
     meta = engine.meta
     if args.weights is None:
         meta["demo_weights"] = True

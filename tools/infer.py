@@ -2,7 +2,9 @@
 """Run an engine on images, a directory of images, or a video: python tools/infer.py ENGINE SOURCE [--out DIR]
 
 What it does follows the engine's task, recorded in its .json sidecar (netdefs/tasks/):
-- "detect": letterbox, detections printed (the best --show N per image) and, with --out, drawn;
+- "detect": letterbox, detections printed (the best --show N per image) and, with --out, drawn (-seg engines: with
+  their instance masks);
+- "pose" / "obb": as detect, with each person's keypoints (the COCO skeleton drawn) / rotated boxes and angles;
 - "classify": torchvision's eval transforms (shorter side to imgsz·256/224, centre crop imgsz, ImageNet mean/std
   from the sidecar), the top-5 classes with softmax probabilities printed; nothing is drawn;
 - "segment": plain resize to the input size and normalisation, the logits upsampled bilinearly to the image and
@@ -10,7 +12,9 @@ What it does follows the engine's task, recorded in its .json sidecar (netdefs/t
 Class names: --names FILE (one per line, or a JSON/YAML list), else the sidecar's (from the weights or
 tools/build.py --names), else COCO's for an 80-class detector and ImageNet's for a 1000-class classifier.
 In a directory, an image that cannot be read is skipped with a warning; a single bad file is an error.
-Batches fill every slot of the engine; the time per stage is printed at the end.
+Batches fill every slot of the engine; the time per stage is printed at the end. An engine with a dynamic image size
+(tools/build.py --dynamic-imgsz) takes each batch at the smallest stride multiple within its profile that holds the
+images letterboxed to the profile's OPT size.
 """
 import _common  # noqa: I001  (first: puts the project on sys.path)
 import argparse
@@ -66,8 +70,9 @@ def main(argv=None):
     if meta.get("demo_weights"):
         print(banner(task, short=True), file=sys.stderr)
     shape = engine.input_shape()
-    if shape[2] < 0 or shape[3] < 0:
-        raise _common.UserError(f"{args.engine}: engines with a dynamic image size are not supported by infer.py")
+    if (shape[2] < 0 or shape[3] < 0) and not meta.get("dynamic_imgsz"):
+        raise _common.UserError(f"{args.engine}: the input size is dynamic but the sidecar has no \"dynamic_imgsz\" "
+                                f"profile to size images by")
     batch = shape[0] if shape[0] > 0 else int(engine.engine.get_tensor_profile_shape(engine.inputs[0], 0)[2][0])
     names = class_names(args, meta, task)
     out_dir = args.out
@@ -103,10 +108,21 @@ class Run:
         self.totals = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
         self.count = self.drawn = 0
 
+    def input_size(self, items):
+        """The engine's (H, W), or with a dynamic image size the smallest stride multiple within the profile that
+        holds every image of the batch letterboxed (a batch shares one shape)."""
+        if self.shape[2] > 0 and self.shape[3] > 0:
+            return tuple(self.shape[2:])
+        from netdefs.tasks import images as im
+        meta = self.engine.meta
+        stride = meta.get("preprocess", {}).get("stride") or max(meta.get("strides", [32]))
+        fits = [im.fit_size(image.shape, meta["dynamic_imgsz"], stride) for _, image in items]
+        return max(f[0] for f in fits), max(f[1] for f in fits)
+
     def batch(self, items):
         meta = self.engine.meta
         t0 = time.perf_counter()
-        prepared = [self.task.preprocess(meta, image, self.shape[2:]) for _, image in items]
+        prepared = [self.task.preprocess(meta, image, self.input_size(items)) for _, image in items]
         inputs = [p[0] for p in prepared]
         # A fixed-batch engine needs every slot filled: pad the last batch by repeating its last image.
         inputs += [inputs[-1]] * (self.size - len(inputs)) if self.shape[0] > 0 else []

@@ -149,8 +149,21 @@ def _rtdetr(model, shapes):
         return RTDETRDetectionModel(str(yaml), nc=nc, verbose=False)
 
 
+def _ultralytics(model, shapes):
+    from . import ultralytics_reference
+    return ultralytics_reference.build(model, shapes)
+
+
 BUILDERS = {"yolov5": _yolov5, "resnet": _torchvision, "mobilenet": _torchvision, "smp": _smp,
-            "segformer": _segformer, "rtdetr": _rtdetr}
+            "segformer": _segformer, "ultralytics": _ultralytics, "rtdetr": _rtdetr}
+
+
+def _delegate(info):
+    """The family module that names its own raw tensors and cuts them from its reference's output, or None."""
+    if info.get("family") == "ultralytics":
+        from . import ultralytics_reference
+        return ultralytics_reference
+    return None
 # Names some exporters add beside the state_dict (tensorrtx's gen_wts for YOLOv5): not part of the module.
 EXTRA_NAMES = (".anchor_grid", ".strides")
 
@@ -226,7 +239,9 @@ def resolve(spec, model, trust_pickle=False):
 
 def raw_names(info):
     """The netdef tensors compared with the reference: YOLOv5's detection maps before decoding (Detect's x[i]),
-    else the first output (`logits`)."""
+    else the first output (`logits`); families with their own reference module name theirs."""
+    if _delegate(info) is not None:
+        return _delegate(info).raw_names(info)
     if info["family"] == "yolov5":
         d = y.detect_index(y.FAMILY.parse(info["model"])[1])
         return [f"model.{d}.m.{i}.view" for i in range(len(info["strides"]))]
@@ -239,6 +254,8 @@ def raw_outputs(module, info):
     """A function (N, 3, H, W) numpy -> {tensor name: array} running `module` to the netdef's raw outputs named in
     `info` (the engine metadata), `raw_names(info)` (transformers' SegFormer returns an object with `.logits`)."""
     import torch
+    if _delegate(info) is not None:
+        return _delegate(info).raw_outputs(module, info)
     names = raw_names(info)
 
     def run(x):

@@ -1,9 +1,9 @@
-"""The ultralytics 8.4.x reference for tools/compare.py: the module built from the package's own yaml (sized by the
-weights' class count), and its raw outputs under the netdef's tensor names.
+"""The ultralytics 8.4.x reference for tools/compare.py and tools/accuracy.py: the module built from the package's own
+yaml (sized by the weights' class count), and its raw outputs under the netdef's tensor names.
 
-Meant to be registered in netdefs/analysis/reference.py: `BUILDERS["ultralytics"] = build`, and `raw_names` /
-`raw_outputs` there delegating here for `info["family"] == "ultralytics"`. torch and ultralytics are imported when a
-reference is made; the TensorRT build path never imports this.
+Registered in netdefs/analysis/reference.py (its builder, and `raw_names` / `raw_outputs` delegated here for engines
+of this family). torch and ultralytics are imported when a reference is made; the TensorRT build path never imports
+this.
 """
 import contextlib
 import io
@@ -20,7 +20,7 @@ _DIRS = {"v8": "v8", "11": "11", "26": "26"}
 def build(model, shapes):
     """The untrained ultralytics module of `model` ('yolo11s-seg'), with the class count of `shapes` (name -> shape
     of the weights, flat or not)."""
-    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, SegmentationModel
+    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, OBBModel, PoseModel, SegmentationModel
     import ultralytics
     gen, scale, kind = u.FAMILY.model(model).variant
     d = u.head_index(gen, kind)
@@ -30,19 +30,31 @@ def build(model, shapes):
     # ultralytics reads the scale from the file name: .../cfg/models/11/yolo11s-seg.yaml is yolo11-seg.yaml, scale s
     cfg = Path(ultralytics.__file__).parent / "cfg" / "models" / _DIRS[gen] / f"{model}.yaml"
     assert cfg.with_name(re.sub(r"(\d+)([nslmx])(.*)$", r"\1\3", cfg.name)).exists(), cfg
-    cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel}[kind]
+    cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel,
+           "pose": PoseModel, "obb": OBBModel}[kind]
+    extra = {}
+    if kind == "pose":  # the keypoint layout from the width of the keypoint conv, as the weights have it
+        nk = next(int(np.prod(shapes[k])) for k in (f"model.{d}.cv4.0.2.bias", f"model.{d}.cv4_kpts.0.bias",
+                                                    f"model.{d}.one2one_cv4.0.2.bias",
+                                                    f"model.{d}.one2one_cv4_kpts.0.bias") if k in shapes)
+        extra["data_kpt_shape"] = (nk // 3, 3) if nk % 3 == 0 else (nk // 2, 2)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return cls(str(cfg), nc=nc, verbose=False)
+        return cls(str(cfg), nc=nc, verbose=False, **extra)
 
 
 def raw_names(info):
     """The netdef tensors compared: each level's concatenated head maps (head "raw", Detect's box / class / mask
-    convolutions), or a classifier's logits."""
+    convolutions), Pose's undecoded keypoints or OBB's angle (flat over anchors), or a classifier's logits."""
     if info["task"] == "classify":
         return [info["outputs"][0]]
     gen, _, kind = u.FAMILY.model(info["model"]).variant
     d = u.head_index(gen, kind)
-    return [f"model.{d}.raw{i}" for i in range(len(info["strides"]))]
+    names = [f"model.{d}.raw{i}" for i in range(len(info["strides"]))]
+    if kind == "obb":  # the angle after (σ − 1/4)·π; YOLO26's raw logits are the branch's output itself
+        names.append(f"model.{d}.cv4.cat" if gen == "26" else f"model.{d}.cv4.angle")
+    elif kind == "pose":
+        names.append(f"model.{d}.cv4.cat")
+    return names
 
 
 def raw_outputs(module, info):
@@ -58,6 +70,9 @@ def raw_outputs(module, info):
             return {names[0]: out[1].numpy()}
         preds = out[1].get("one2many", out[1])
         maps, offset = {}, 0
+        for key in ("angle", "kpts"):  # Pose / OBB: the extra branch, whole
+            if key in preds:
+                maps[names[-1]] = preds[key].numpy()
         for name, feat in zip(names, preds["feats"]):
             n = feat.shape[2] * feat.shape[3]
             parts = [preds[k][..., offset:offset + n] for k in ("boxes", "scores", "mask_coefficient") if k in preds]

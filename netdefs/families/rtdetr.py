@@ -193,13 +193,14 @@ class RTDETR(Family):
     stride = 32
     demo_classes = 80
     options = {"head": "postprocess", "score_threshold": 0.25, "max_det": 300}
+    heads = ("raw", "postprocess")
     compare_options = {"head": "raw"}  # the hooks see the decoder's modules; top-k and thresholds have none
 
     def describe(self, shapes):
         return describe_rtdetr(shapes)
 
     def check_options(self, options):
-        check_choice("head", options["head"], ("raw", "postprocess"))
+        check_choice("head", options["head"], self.heads)
         check_unit_interval("score_threshold", options["score_threshold"])
         check_count("max_det", options["max_det"], 1, MAX_DET)
 

@@ -173,6 +173,7 @@ class YOLOv5(Family):
     imgsz = 640
     demo_classes = 80
     options = {"head": "nms", "score_threshold": 0.25, "iou_threshold": 0.45, "max_det": 300}
+    heads = ("raw", "decode", "nms")
     compare_options = {"head": "raw"}  # forward hooks see Detect's convolutions; NMS has no module to compare with
 
     def parse(self, name):
@@ -188,7 +189,7 @@ class YOLOv5(Family):
         return describe_yolov5(shapes)
 
     def check_options(self, options):
-        check_choice("head", options["head"], ("raw", "decode", "nms"))
+        check_choice("head", options["head"], self.heads)
         check_unit_interval("score_threshold", options["score_threshold"])
         check_unit_interval("iou_threshold", options["iou_threshold"])
         check_count("max_det", options["max_det"], 1, MAX_DET)

@@ -122,7 +122,7 @@ def define(model, weights, backend="auto", precision="fp32", batch=1, dynamic_ba
     backend_name, trt = resolve_backend(backend, quiet=quiet) if isinstance(backend, str) else ("reference", backend)
     metadata, source_name = None, None
     if getattr(weights, "demo", False):
-        store, weights_sha, num_classes = weights, None, family.demo_classes
+        store, weights_sha, num_classes = weights, None, family.demo_classes_of(spec.variant)
     else:
         if isinstance(weights, (str, os.PathLike)):
             source = load_weights(weights)

@@ -1,9 +1,9 @@
 """Tasks: how an engine's input is prepared and its outputs read, per task (netdefs/tasks/base.py says what a task
-provides). Adding a task (pose, obb) is one module in this folder and one entry in TASKS."""
+provides). Adding a task is one module in this folder and one entry in TASKS."""
 from ..errors import UserError
-from . import classify, detect, segment
+from . import classify, detect, obb, pose, segment
 
-TASKS = {task.name: task for task in (detect.TASK, classify.TASK, segment.TASK)}
+TASKS = {task.name: task for task in (detect.TASK, classify.TASK, segment.TASK, pose.TASK, obb.TASK)}
 
 
 def get(name):

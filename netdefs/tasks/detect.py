@@ -1,4 +1,5 @@
-"""Detection (YOLOv5): letterboxed pixels / 255 in; per-image detections (the NMS head) out."""
+"""Detection (YOLOv5, ultralytics): letterboxed pixels / 255 in; per-image detections (the NMS head) out, with
+instance masks for -seg engines (mask coefficients and prototypes)."""
 import numpy as np
 
 from . import images as im
@@ -34,16 +35,26 @@ class Detect(Task):
             return None
         boxes, scores, classes = detections(outputs, i)
         ratio, pad = state
-        boxes = im.scale_boxes(boxes, ratio, pad, image.shape)
         n = len(boxes)
         shown = n if limit is None else min(n, limit)
+        masks = None
+        if "proto" in outputs and "mask_coefficients" in outputs:  # -seg: masks of the detections shown only
+            proto = outputs["proto"][i]
+            input_hw = (proto.shape[1] * im.PROTO_STRIDE, proto.shape[2] * im.PROTO_STRIDE)
+            masks = im.masks_to_image(im.instance_masks(outputs["mask_coefficients"][i, :shown], proto,
+                                                        boxes[:shown], input_hw), ratio, pad, image.shape)
+        boxes = im.scale_boxes(boxes, ratio, pad, image.shape)
         print(f"{path}: {n} detections")
-        for box, score, cls in zip(boxes[:shown], scores[:shown], classes[:shown]):
+        for j, (box, score, cls) in enumerate(zip(boxes[:shown], scores[:shown], classes[:shown])):
             print(f"  {label(cls, names):>12s} {score:.3f}  [{box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, "
-                  f"{box[3]:.1f}]")
+                  f"{box[3]:.1f}]" + (f"  mask {int(masks[j].sum())} px" if masks is not None else ""))
         if n > shown:
             print(f"  ... and {n - shown} more")
-        return im.draw_detections(image, boxes, scores, classes, names) if draw else None
+        if not draw:
+            return None
+        if masks is not None:
+            image = im.draw_instance_masks(image, masks, classes[:shown])
+        return im.draw_detections(image, boxes, scores, classes, names)
 
     def agreement(self, meta, outs, truth_outs, raw, truth_raw):
         from ..analysis import metrics

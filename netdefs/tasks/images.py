@@ -253,3 +253,57 @@ def draw_mask(image, mask, alpha=0.5):
     palette = np.array([_colour(i) for i in range(int(mask.max()) + 1)], np.float32)
     blended = image.astype(np.float32) * (1 - alpha) + palette[mask] * alpha
     return blended.round().clip(0, 255).astype(np.uint8)
+
+
+# ---- instance masks (YOLO -seg: mask coefficients and prototypes)
+PROTO_STRIDE = 4  # YOLOv5-seg's and ultralytics' prototypes are at 1/4 of the input (P3/8 upsampled twice)
+
+
+def instance_masks(coeffs, protos, boxes, input_hw, threshold=0.5):
+    """Masks (n, H, W) bool in letterboxed input pixels, as ultralytics' process_mask with upsampling: each
+    detection's coefficients (n, c) combine the prototypes (c, h, w), bilinear upsampling to the input `input_hw`,
+    sigmoid above `threshold`, zero outside the detection's x1y1x2y2 box (input pixels). The logits are upsampled,
+    not the probabilities, so that edge pixels fall on the same side of the threshold as ultralytics'."""
+    c, h, w = protos.shape
+    if len(coeffs) == 0:
+        return np.zeros((0,) + tuple(input_hw), bool)
+    logits = (np.asarray(coeffs, np.float32) @ np.asarray(protos, np.float32).reshape(c, -1)).reshape(-1, h, w)
+    masks = upsample_bilinear(logits, input_hw)
+    threshold = np.log(threshold / (1 - threshold))  # sigmoid(x) > t  <=>  x > logit(t)
+    rows = np.arange(input_hw[0], dtype=np.float32)[None, :, None]
+    cols = np.arange(input_hw[1], dtype=np.float32)[None, None, :]
+    b = np.asarray(boxes, np.float32)[:, :, None, None]
+    inside = (cols >= b[:, 0]) & (cols < b[:, 2]) & (rows >= b[:, 1]) & (rows < b[:, 3])
+    return (masks > threshold) & inside
+
+
+def masks_to_image(masks, ratio, pad, shape):
+    """Input-pixel masks (n, H, W) -> the original image's (n, h, w): the letterbox padding cut off, then the
+    unpadded part resized (nearest) to the image."""
+    h, w = shape[:2]
+    uh, uw = int(round(h * ratio)), int(round(w * ratio))
+    left, top = pad
+    inner = masks[:, top:top + uh, left:left + uw]
+    ys = np.minimum(((np.arange(h) + 0.5) * inner.shape[1] / h).astype(np.int64), inner.shape[1] - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * inner.shape[2] / w).astype(np.int64), inner.shape[2] - 1)
+    return inner[:, ys][:, :, xs]
+
+
+def draw_instance_masks(image, masks, classes, alpha=0.5):
+    """The image with each detection's mask blended in its class colour (the later drawn over the earlier)."""
+    out = image.astype(np.float32)
+    for mask, cls in zip(masks, classes):
+        out[mask] = out[mask] * (1 - alpha) + np.array(_colour(int(cls)), np.float32) * alpha
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def fit_size(shape, sizes, stride):
+    """The input (H, W) for an image of `shape` on an engine with a dynamic image size: the image scaled to fit the
+    profile's OPT size (as a fixed engine of that size would), padded to the smallest stride multiple that holds it,
+    kept within MIN .. MAX. `sizes` = [[h, w] min, opt, max]."""
+    (lo_h, lo_w), (opt_h, opt_w), (hi_h, hi_w) = sizes
+    h, w = shape[:2]
+    r = min(opt_h / h, opt_w / w)
+    uh, uw = int(round(h * r)), int(round(w * r))
+    fit = lambda n, lo, hi: min(max(-(-n // stride) * stride, lo), hi)  # noqa: E731
+    return fit(uh, lo_h, hi_h), fit(uw, lo_w, hi_w)

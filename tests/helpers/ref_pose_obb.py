@@ -11,13 +11,21 @@ from tests.helpers.refmodels import randomise, state_dict_arrays  # noqa: F401  
 
 
 def ultralytics_model(yaml_name, seed=0, nc=None):
-    """PoseModel / OBBModel from an ultralytics yaml ('yolov8n-obb.yaml', 'yolo11n-pose.yaml', ...), randomised."""
+    """PoseModel / OBBModel from an ultralytics yaml ('yolov8n-obb.yaml', 'yolo11n-pose.yaml', ...), randomised
+    (DFL's projection kept)."""
     from ultralytics.nn.tasks import OBBModel, PoseModel
     cls = OBBModel if "-obb" in yaml_name else PoseModel
     torch.manual_seed(seed)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         m = cls(yaml_name, nc=nc, verbose=False)
-    return randomise(m.float(), seed)
+    m = randomise(m.float(), seed)
+    dfl = getattr(m.model[-1], "dfl", None)
+    if isinstance(dfl, torch.nn.Module) and hasattr(dfl, "conv"):
+        # every checkpoint holds DFL's fixed projection arange(reg_max) (it is never trained); the netdefs build it
+        # as that constant, so a randomised one would be a model no checkpoint is
+        with torch.no_grad():
+            dfl.conv.weight.copy_(torch.arange(dfl.c1, dtype=torch.float32).view(1, -1, 1, 1))
+    return m
 
 
 def head_inputs(model, x):

@@ -237,21 +237,26 @@ def yaml_parameters(name):
     return None
 
 
-def test_every_model_defines():
-    """All 45 models define (n ... x, detect / -seg / -cls) with their outputs' shapes, and read as many parameters
-    as ultralytics' yaml comments state for the models that state it (YOLOv8 / YOLO11 detect, YOLO11-seg: all but
-    DFL's fixed 16; YOLO26 detect: the model with both heads, of which the end-to-end network reads one). The n
-    models also define with the seeded demo weights."""
+def test_every_model_defines(monkeypatch):
+    """All 75 models define (n ... x, detect / -seg / -cls / -pose / -obb) with their outputs' shapes, and read as
+    many parameters as ultralytics' yaml comments state for the models that state it (80 classes; YOLOv8 / YOLO11
+    detect, YOLO11-seg, -pose, -obb, YOLOv8-obb: all but DFL's fixed 16; YOLO26 detect and -obb: the model with both
+    heads, of which the end-to-end network reads one). The n models also define with the seeded demo weights."""
     from netdefs.runtime.build import define
     checked = 0
     for name in FAMILY.models:
-        weights = ConstantWeights()
-        d = define(name, weights, backend="reference", imgsz=64, quiet=True)
         if name[6] == "n":
             define(name, DemoWeights(), backend="reference", imgsz=64, quiet=True)
+    # the yaml comments count 80 classes, whatever the variant's demo class count
+    monkeypatch.setattr(type(FAMILY), "demo_classes_of", lambda self, variant: 80)
+    for name in FAMILY.models:
+        weights = ConstantWeights()
+        d = define(name, weights, backend="reference", imgsz=64, quiet=True)
         expected_parameters = yaml_parameters(name)
-        # the -cls comments predate 8.4's tables; yolo26-seg's count includes Proto26's training-only branch
-        if expected_parameters is not None and not name.endswith("-cls") and name != "yolo26" + name[6] + "-seg":
+        # the -cls comments predate 8.4's tables; yolo26-seg's and -pose's counts include training-only branches
+        # (Proto26's semantic head; Pose26's keypoint sigma and flow model)
+        if expected_parameters is not None and not name.endswith("-cls") and \
+                name not in ("yolo26" + name[6] + "-seg", "yolo26" + name[6] + "-pose"):
             read = sum(weights.parameters.values())
             if name.startswith("yolo26"):
                 other = sum(v for k, v in weights.parameters.items() if ".one2one_" in k)
@@ -270,8 +275,23 @@ def test_every_model_defines():
             {"num_dets": (1, 1), "boxes": (1, 300, 4), "scores": (1, 300), "classes": (1, 300)}
         if name.endswith("-seg"):
             expected.update(mask_coefficients=expected["boxes"][:2] + (32,), proto=(1, 32, 16, 16))
+        if name.endswith("-pose"):
+            expected.update(keypoints=expected["boxes"][:2] + (17, 3))
+        if name.endswith("-obb"):
+            expected.update(boxes=expected["boxes"][:2] + (5,))
         assert shapes == expected, name
-    assert checked >= 20
+    assert checked >= 40
+
+
+def test_demo_class_count_follows_the_variant():
+    """Demo weights carry no shapes: each variant gets the class count of ultralytics' own checkpoints."""
+    from netdefs.runtime.build import define
+    for name, classes in (("yolov8n", 80), ("yolo11n-seg", 80), ("yolo11n-cls", 1000), ("yolov8n-pose", 1),
+                          ("yolo26n-obb", 15)):
+        d = define(name, DemoWeights(), backend="reference", imgsz=64, quiet=True)
+        assert d.info["num_classes"] == classes, name
+    d = define("yolov8n-cls", DemoWeights(), backend="reference", imgsz=64, quiet=True)
+    assert tuple(d.network.get_output(0).shape) == (1, 1000)
 
 
 def test_fp16_error_is_bounded():

@@ -104,6 +104,44 @@ def test_segmenter_names_the_corrupted_decoder_convolution(tmp_path):
     check_first(r, out, "decoder.blocks.2.conv1.0")
 
 
+@pytest.fixture(scope="module")
+def yolov8n():
+    from tests.helpers.ref_ultralytics import state_dict_arrays, ultralytics_model
+    return state_dict_arrays(ultralytics_model("yolov8n", seed=3))
+
+
+def test_ultralytics_clean_weights_match_layer_by_layer(tmp_path, yolov8n):
+    """The ultralytics family's registered reference (the yaml-built DetectionModel): every hooked module of
+    yolov8n within tolerance (measured worst 6.1e-7 relative at 64x64, seed 12345)."""
+    w = save(yolov8n, tmp_path / "y8.safetensors")
+    out = tmp_path / "report.json"
+    r = run("yolov8n", "--weights", w, "--imgsz", 64, "--json", out, "--seed", 12345)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rows = [row for row in json.loads(out.read_text())["rows"] if row["rel"] is not None]
+    assert {"model.0.act", "model.9.cv2.conv", "model.22.cv2.0.2", "model.22.cv3.2.2"} <= {row["name"] for row in rows}
+    assert len(rows) > 150 and max(row["rel"] for row in rows) < 6e-6
+    assert "all within" in r.stdout
+
+
+def test_ultralytics_names_the_corrupted_convolution(tmp_path, yolov8n):
+    ref = save(yolov8n, tmp_path / "ref.safetensors")
+    bad = save(corrupt(yolov8n, "model.4.m.0.cv2.conv.weight", 1), tmp_path / "bad.safetensors")
+    out = tmp_path / "report.json"
+    r = run("yolov8n", "--weights", bad, "--reference", ref, "--imgsz", 64, "--json", out, "--failures")
+    check_first(r, out, "model.4.m.0.cv2.conv")
+
+
+def test_ultralytics_pose_compares_clean(tmp_path):
+    """A -pose model through the same reference (PoseModel, its keypoint branch hooked too)."""
+    from tests.helpers.ref_pose_obb import state_dict_arrays, ultralytics_model
+    w = save(state_dict_arrays(ultralytics_model("yolo11n-pose.yaml", seed=3)), tmp_path / "p.safetensors")
+    out = tmp_path / "report.json"
+    r = run("yolo11n-pose", "--weights", w, "--imgsz", 64, "--json", out)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    names = {row["name"] for row in json.loads(out.read_text())["rows"] if row["rel"] is not None}
+    assert "model.23.cv4.2.2" in names
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     r = run("yolov5n")
     assert r.returncode == 2 and "needs --weights" in r.stderr and "Traceback" not in r.stderr

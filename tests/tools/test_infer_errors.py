@@ -119,8 +119,8 @@ def test_corrupt_sidecar(infer, capsys, engine, tmp_path, image):
 
 def test_unknown_task(infer, capsys, engine, tmp_path, image):
     meta = json.loads(Path(str(engine) + ".json").read_text())
-    path = copy_engine(engine, tmp_path, sidecar=json.dumps(dict(meta, task="pose")))
-    assert_one_line_error(*run_infer(infer, capsys, path, image), "'pose'")
+    path = copy_engine(engine, tmp_path, sidecar=json.dumps(dict(meta, task="depth")))
+    assert_one_line_error(*run_infer(infer, capsys, path, image), "'depth'")
 
 
 def test_missing_source(infer, capsys, engine, tmp_path):

@@ -28,10 +28,10 @@ def png_header_only(w, h):
 
 
 def test_registry_names_every_task_and_refuses_others():
-    assert sorted(tasks.TASKS) == ["classify", "detect", "segment"]
+    assert sorted(tasks.TASKS) == ["classify", "detect", "obb", "pose", "segment"]
     assert all(tasks.get(name).name == name for name in tasks.TASKS)
-    with pytest.raises(UserError, match=r"unknown task 'pose' \(known: detect, classify, segment\)"):
-        tasks.get("pose")
+    with pytest.raises(UserError, match=r"unknown task 'depth' \(known: detect, classify, segment, pose, obb\)"):
+        tasks.get("depth")
     with pytest.raises(UserError, match="unknown task"):
         tasks.get(["x" * 1000])  # a sidecar's wrong type: still one bounded line
 
@@ -187,3 +187,46 @@ def test_agreement_columns_are_what_agreement_returns():
     got = tasks.get("detect").agreement(meta, outs, outs, None, None)
     assert got["map50"] == pytest.approx(1.0) and got["detections"] == 5
     assert set(tasks.get("detect").columns) <= set(got)
+
+
+def pose_obb_outputs():
+    """One image's NMS outputs of a pose and of an OBB engine, two detections each, in input (letterboxed) pixels."""
+    kpts = np.zeros((1, 3, 17, 3), np.float32)
+    kpts[0, :2, :, 0] = np.linspace(20, 60, 17)
+    kpts[0, :2, :, 1] = 40
+    kpts[0, :2, :, 2] = 0.9
+    kpts[0, 1, :, :2] += 5
+    kpts[0, 0, 3, 2] = 0.1  # one hidden keypoint
+    pose = {"num_dets": np.array([[2]]), "boxes": np.array([[[10, 10, 70, 90], [15, 15, 75, 95], [0, 0, 0, 0]]],
+                                                             np.float32),
+            "scores": np.array([[0.9, 0.6, 0]], np.float32), "classes": np.array([[0, 0, -1]]), "keypoints": kpts}
+    obb = {"num_dets": np.array([[2]]),
+           "boxes": np.array([[[40, 40, 30, 10, 0.5], [20, 60, 8, 8, 1.2], [0, 0, 0, 0, 0]]], np.float32),
+           "scores": np.array([[0.8, 0.4, 0]], np.float32), "classes": np.array([[1, 14, -1]])}
+    return pose, obb
+
+
+def test_pose_and_obb_tasks_print_draw_and_agree(capsys):
+    """Letterboxed as detection; pose prints each person's visible keypoints and draws the skeleton, OBB prints
+    centre, sides and angle with DOTA names (15 classes) and draws rotated outlines; agreement with themselves is
+    perfect."""
+    pose_task, obb_task = tasks.get("pose"), tasks.get("obb")
+    image = picture(100, 100, 3)
+    x, state = pose_task.preprocess({}, image, (128, 128))
+    np.testing.assert_array_equal(x, tasks.get("detect").preprocess({}, image, (128, 128))[0])
+    pose, obb = pose_obb_outputs()
+    drawn = pose_task.show({}, pose, 0, "p.jpg", image, state, ["person"], True)
+    printed = capsys.readouterr().out
+    assert "p.jpg: 2 detections" in printed and "16/17 keypoints visible" in printed
+    assert "left_shoulder" in printed and drawn.shape == image.shape and (drawn != image).any()
+    names = obb_task.default_names(15)
+    assert names[1] == "ship" and obb_task.default_names(80) is None
+    drawn = obb_task.show({}, obb, 0, "o.jpg", image, state, names, True, limit=1)
+    printed = capsys.readouterr().out
+    assert "ship" in printed and "angle" in printed and "... and 1 more" in printed
+    assert drawn.shape == image.shape and (drawn != image).any()
+    assert obb_task.show({}, obb, 0, "o.jpg", image, state, names, False) is None
+    got = pose_task.agreement({}, [pose], [pose], None, None)
+    assert got["oks"] == pytest.approx(1.0) and set(pose_task.columns) <= set(got)
+    got = obb_task.agreement({}, [obb], [obb], None, None)
+    assert got["map50"] == 1.0 and set(obb_task.columns) <= set(got)

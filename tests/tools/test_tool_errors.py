@@ -85,7 +85,7 @@ def edit_sidecar(path, text):
     ("replace:outputs=[]", "'outputs' must be a list of output names"),
     ("replace:names=" + json.dumps([1, 2, 3]), "'names' must be a list of strings"),
     ("replace:task=" + json.dumps("x" * 5000), "'task' must be a task name, found 'xxxxxxxx"),
-    ("replace:task=" + json.dumps("pose"), "engine of the task 'pose', which this version cannot run"),
+    ("replace:task=" + json.dumps("depth"), "engine of the task 'depth', which this version cannot run"),
     ("drop:plan_sha256", "no 'plan_sha256'"),
     ("replace:plan_sha256=" + json.dumps("0" * 64), "{e}.json does not describe {e}"),
 ])
