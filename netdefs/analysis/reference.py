@@ -27,7 +27,9 @@ import weights
 
 from .. import families
 from ..errors import UserError
+from ..families import rtdetr
 from ..families import yolov5 as y
+from . import ultralytics_reference
 
 
 def _offline():
@@ -137,20 +139,16 @@ def _segformer(model, shapes):
 
 
 def _rtdetr(model, shapes):
-    from pathlib import Path
-
     import ultralytics
     from ultralytics.nn.tasks import RTDETRDetectionModel
 
-    from ..families.rtdetr import decoder_index
-    nc = int(np.prod(shapes[f"model.{decoder_index(model)}.dec_score_head.0.bias"]))
+    nc = int(np.prod(shapes[f"model.{rtdetr.decoder_index(model)}.dec_score_head.0.bias"]))
     yaml = Path(ultralytics.__file__).parent / "cfg" / "models" / "rt-detr" / f"{model}.yaml"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return RTDETRDetectionModel(str(yaml), nc=nc, verbose=False)
 
 
 def _ultralytics(model, shapes):
-    from . import ultralytics_reference
     return ultralytics_reference.build(model, shapes)
 
 
@@ -161,7 +159,6 @@ BUILDERS = {"yolov5": _yolov5, "resnet": _torchvision, "mobilenet": _torchvision
 def _delegate(info):
     """The family module that names its own raw tensors and cuts them from its reference's output, or None."""
     if info.get("family") == "ultralytics":
-        from . import ultralytics_reference
         return ultralytics_reference
     return None
 # Names some exporters add beside the state_dict (tensorrtx's gen_wts for YOLOv5): not part of the module.
