@@ -13,11 +13,8 @@ def detections(outputs, i):
     return outputs["boxes"][i, :n], outputs["scores"][i, :n], outputs["classes"][i, :n]
 
 
-class Detect(Task):
-    name = "detect"
-    columns = ("map50", "detections")
-    outputs_are = "detections"
-    standard_names = COCO
+class Letterboxed(Task):
+    """The YOLO input: letterboxed pixels / 255 (detect, pose and oriented boxes share it)."""
 
     def preprocess(self, meta, image, size):
         if not meta.get("preprocess", {}).get("letterbox", True):  # RT-DETR: stretched to the input, no padding
@@ -28,6 +25,13 @@ class Detect(Task):
 
     def random_input(self, meta, shape, rng):
         return rng.random(shape, dtype=np.float32)  # YOLOv5 takes pixels / 255, in [0, 1)
+
+
+class Detect(Letterboxed):
+    name = "detect"
+    columns = ("map50", "detections")
+    outputs_are = "detections"
+    standard_names = COCO
 
     def show(self, meta, outputs, i, path, image, state, names, draw, limit=None):
         if "num_dets" not in outputs:  # head "raw" or "decode": nothing to list per detection

@@ -7,22 +7,15 @@ import numpy as np
 
 from . import images as im
 from . import pose_obb_draw as pod
-from .base import Task
-from .detect import TASK as DETECT
+from .detect import Letterboxed
 from .names import label
 
 
-class OBB(Task):
+class OBB(Letterboxed):
     name = "obb"
     columns = ("map50", "detections")
     outputs_are = "oriented boxes"
     standard_names = pod.DOTA_V1_NAMES
-
-    def preprocess(self, meta, image, size):
-        return DETECT.preprocess(meta, image, size)
-
-    def random_input(self, meta, shape, rng):
-        return DETECT.random_input(meta, shape, rng)
 
     def show(self, meta, outputs, i, path, image, state, names, draw, limit=None):
         if "num_dets" not in outputs:  # head "raw" or "decode": nothing to list per detection

@@ -4,8 +4,7 @@ import numpy as np
 
 from . import images as im
 from . import pose_obb_draw as pod
-from .detect import TASK as DETECT
-from .base import Task
+from .detect import Letterboxed
 from .names import label
 
 # keypoint names of COCO's 17-keypoint person (the kpt_shape of every published pose model), for the printout
@@ -15,17 +14,11 @@ COCO_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "lef
 VISIBLE = 0.5  # ultralytics' plotting threshold on keypoint visibility
 
 
-class Pose(Task):
+class Pose(Letterboxed):
     name = "pose"
     columns = ("oks", "detections")
     outputs_are = "people and keypoints"
     standard_names = ("person",)
-
-    def preprocess(self, meta, image, size):
-        return DETECT.preprocess(meta, image, size)
-
-    def random_input(self, meta, shape, rng):
-        return DETECT.random_input(meta, shape, rng)
 
     def show(self, meta, outputs, i, path, image, state, names, draw, limit=None):
         if "keypoints" not in outputs:  # head "raw" or "decode": nothing to list per detection

@@ -49,7 +49,8 @@ def detections(stdout):
 
 def test_head_choices_come_from_the_families(tmp_path):
     r = run("build.py", "-h")
-    assert "{decode,end2end,nms,raw}" in r.stdout and "default 640" not in r.stdout
+    # every head of the registered families, and nothing else (the YOLO heads, YOLO26's end2end, RT-DETR's postprocess)
+    assert "{decode,end2end,nms,postprocess,raw}" in r.stdout and "default 640" not in r.stdout
     r = run("build.py", "yolov5n", "--head", "end2end", "--backend", "reference", "-o", tmp_path / "x.engine")
     assert r.returncode == 2 and "head must be one of raw, decode, nms, got 'end2end'" in r.stderr
     r = run("build.py", "yolo26n", "--head", "end2end", "--imgsz", 64, "--backend", "reference", "--quiet",
