@@ -7,6 +7,7 @@ import io
 import numpy as np
 import torch
 
+from tests.helpers import ref_resnet
 from tests.helpers.refmodels import randomise, state_dict_arrays  # noqa: F401  (sets the offline environment)
 
 
@@ -54,38 +55,18 @@ def head_intermediates(model, feats):
 def build_network(define, inputs, weights=None, precision="fp32", dynamic=None):
     """Build on reftrt a network with inputs {name: shape} (-1 for dynamic dimensions, then `dynamic` gives the
     {name: (min, opt, max)} shapes); `define(net, tensors)` adds the layers and marks the outputs. An Engine."""
-    import reftrt as trt
-    from netdefs.layers.net import Net
-    from netdefs.runtime.backend import Logger
-    from netdefs.runtime.engine import Engine
-    from weights import WeightStore
-    log = Logger(trt).logger
-    builder = trt.Builder(log)
-    network = builder.create_network(0)
-    net = Net(trt, network, WeightStore(weights or {}), precision)
-    tensors = {}
-    for name, shape in inputs.items():
-        dtype = trt.DataType.INT32 if name.endswith("_index") else trt.DataType.FLOAT
-        if dtype == trt.DataType.FLOAT:
-            tensors[name] = net.input(name, shape)
-        else:
-            tensors[name] = network.add_input(name, dtype, shape)
-    define(net, tensors)
-    config = builder.create_builder_config()
-    if dynamic:
-        profile = builder.create_optimization_profile()
-        for name, shapes in dynamic.items():
-            profile.set_shape(name, *shapes)
-        config.add_optimization_profile(profile)
-    plan = builder.build_serialized_network(network, config)
-    assert plan is not None, log.errors
-    return Engine(plan, {}, "reference", trt=trt)
+    def define_with_inputs(net):
+        tensors = {}
+        for name, shape in inputs.items():
+            if name.endswith("_index"):
+                tensors[name] = net.network.add_input(name, net.trt.DataType.INT32, shape)
+            else:
+                tensors[name] = net.input(name, shape)
+        define(net, tensors)
+    return ref_resnet.build_network(define_with_inputs, weights or {}, precision=precision, dynamic=dynamic)
 
 
-def rel_err(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+rel_err = ref_resnet.rel_err
 
 
 def ultralytics_rotated_nms(boxes, scores, conf, iou, max_det, agnostic=False, stable=False):

@@ -46,9 +46,10 @@ def hooked(model, x, names):
     return out, seen
 
 
-def build_network(define, weights, taps=(), precision="fp32"):
+def build_network(define, weights, taps=(), precision="fp32", dynamic=None):
     """Build on reftrt: `define(net)` adds the network (and marks its outputs); every tensor named in `taps` is
-    marked as an extra output of that name. Returns an Engine."""
+    marked as an extra output of that name; `dynamic` {input name: (min, opt, max)} is the optimization profile of
+    inputs with -1 dimensions. Returns an Engine."""
     import reftrt as trt
     from netdefs.layers.net import Net
     from netdefs.runtime.backend import Logger
@@ -66,7 +67,13 @@ def build_network(define, weights, taps=(), precision="fp32"):
             tensors[layer.get_output(j).name] = layer.get_output(j)
     for name in taps:
         network.mark_output(tensors[name])
-    plan = builder.build_serialized_network(network, builder.create_builder_config())
+    config = builder.create_builder_config()
+    if dynamic:
+        profile = builder.create_optimization_profile()
+        for name, shapes in dynamic.items():
+            profile.set_shape(name, *shapes)
+        config.add_optimization_profile(profile)
+    plan = builder.build_serialized_network(network, config)
     assert plan is not None, log.errors
     return Engine(plan, {}, "reference", trt=trt)
 
