@@ -547,7 +547,7 @@ def _interpolate_plugin(net, x, name, out, scales, align_corners, antialias, wha
     return _out(net, net.network.add_plugin(call), name)
 
 
-# ---- added for RT-DETR (netdefs/families/rtdetr.py)
+# ---- padding, grid sampling, batched gather (multi-scale deformable attention: netdefs/layers/rtdetr.py)
 def pad_end(net, x, name, pads):
     """F.pad with zeros after the end of each axis: `pads` (one count per axis, 0 for none), e.g. F.pad(x, [0, 1,
     0, 1]) on NCHW is (0, 0, 1, 1). An ISliceLayer in FILL mode reading past the end; a dynamic dimension takes its
