@@ -169,6 +169,19 @@ def test_int8_keeps_the_decoder_and_aifi_out():
     assert FAMILY.quant_defaults(model.variant) == [("model.28.*", "fp16"), ("model.11.*", "fp16")]
 
 
+def reference_with_queries(model, x):
+    """The reference's last-layer boxes and logits, its encoder head's scores, and the 300 queries they select
+    (image 0): the queries a lower-precision engine must select too for its outputs to be compared row by row."""
+    scores = {}
+    hook = model.model[28].enc_score_head.register_forward_hook(lambda m, i, o: scores.__setitem__("enc", o))
+    try:
+        boxes, logits, _ = reference_outputs(model, x)
+    finally:
+        hook.remove()
+    enc = scores["enc"]
+    return boxes, logits, enc, torch.topk(enc.max(-1).values, 300, dim=1).indices[0].numpy()
+
+
 def test_fp16_error_is_bounded_with_the_same_queries():
     """fp16 (strongly typed; attention softmaxes, sampling locations and grid sampling in float32): the top-300
     query selection picks the same encoder tokens as PyTorch fp32 (its order may differ where scores are within
@@ -177,13 +190,7 @@ def test_fp16_error_is_bounded_with_the_same_queries():
     name = "rtdetr-l"
     model, weights = model_and_weights(name)
     x = np.random.default_rng(7).random((1, 3, 160, 160), dtype=np.float32)
-    scores = {}
-    hook = model.model[28].enc_score_head.register_forward_hook(lambda m, i, o: scores.__setitem__("enc", o))
-    try:
-        boxes_ref, logits_ref, _ = reference_outputs(model, x)
-    finally:
-        hook.remove()
-    ref_index = torch.topk(scores["enc"].max(-1).values, 300, dim=1).indices[0].numpy()
+    boxes_ref, logits_ref, _, ref_index = reference_with_queries(model, x)
     engine = netdefs.build(name, weights, backend="reference", head="raw", imgsz=160, precision="fp16", quiet=True,
                            debug_tensors=["model.28.topk:1"])
     out = engine(x, debug=True)
@@ -214,17 +221,12 @@ def test_int8_backbone_with_float_decoder():
     assert len(d.net.quantizers) > 50
     assert not [q for q in d.net.quantizers if q.startswith(("model.28.", "model.11."))]
     x = np.random.default_rng(7).random((1, 3, 160, 160), dtype=np.float32)
-    enc = {}
-    hook = model.model[28].enc_score_head.register_forward_hook(lambda m, i, o: enc.__setitem__("scores", o))
-    try:
-        boxes_ref, logits_ref, _ = reference_outputs(model, x)
-    finally:
-        hook.remove()
-    ref_index = torch.topk(enc["scores"].max(-1).values, 300, dim=1).indices[0].numpy().tolist()
+    boxes_ref, logits_ref, enc_scores, ref_index = reference_with_queries(model, x)
+    ref_index = ref_index.tolist()
     engine = netdefs.build(name, weights, backend="reference", imgsz=160, precision="int8", quant=quant, head="raw",
                            quiet=True, debug_tensors=["model.28.topk:1", "model.28.enc_score_head"])
     out = engine(x, debug=True)
-    a, b = out["model.28.enc_score_head"].ravel().astype(np.float64), enc["scores"].numpy().ravel()
+    a, b = out["model.28.enc_score_head"].ravel().astype(np.float64), enc_scores.numpy().ravel()
     assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) >= 0.999
     where = {q: j for j, q in enumerate(ref_index)}
     common = [(i, where[q]) for i, q in enumerate(out["model.28.topk:1"][0].tolist()) if q in where]
