@@ -67,11 +67,13 @@ def test_yolov5_clean_weights_match_layer_by_layer(tmp_path, yolov5n):
     assert "all within" in r.stdout
 
 
-def test_yolov5_names_the_corrupted_convolution(tmp_path, yolov5n):
-    ref = save(yolov5n, tmp_path / "ref.safetensors")
-    bad = save(corrupt(yolov5n, "model.4.m.0.cv2.conv.weight", 1), tmp_path / "bad.safetensors")
+@pytest.mark.parametrize("model", ["yolov5n", "yolov8n"])
+def test_yolo_names_the_corrupted_convolution(tmp_path, request, model):
+    weights = request.getfixturevalue(model)
+    ref = save(weights, tmp_path / "ref.safetensors")
+    bad = save(corrupt(weights, "model.4.m.0.cv2.conv.weight", 1), tmp_path / "bad.safetensors")
     out = tmp_path / "report.json"
-    r = run("yolov5n", "--weights", bad, "--reference", ref, "--imgsz", 64, "--json", out, "--failures")
+    r = run(model, "--weights", bad, "--reference", ref, "--imgsz", 64, "--json", out, "--failures")
     check_first(r, out, "model.4.m.0.cv2.conv")
 
 
@@ -121,14 +123,6 @@ def test_ultralytics_clean_weights_match_layer_by_layer(tmp_path, yolov8n):
     assert {"model.0.act", "model.9.cv2.conv", "model.22.cv2.0.2", "model.22.cv3.2.2"} <= {row["name"] for row in rows}
     assert len(rows) > 150 and max(row["rel"] for row in rows) < 6e-6
     assert "all within" in r.stdout
-
-
-def test_ultralytics_names_the_corrupted_convolution(tmp_path, yolov8n):
-    ref = save(yolov8n, tmp_path / "ref.safetensors")
-    bad = save(corrupt(yolov8n, "model.4.m.0.cv2.conv.weight", 1), tmp_path / "bad.safetensors")
-    out = tmp_path / "report.json"
-    r = run("yolov8n", "--weights", bad, "--reference", ref, "--imgsz", 64, "--json", out, "--failures")
-    check_first(r, out, "model.4.m.0.cv2.conv")
 
 
 def test_ultralytics_pose_compares_clean(tmp_path):
